@@ -32,9 +32,9 @@ import (
 const (
 	// ExactThreshold is the largest limit kept exactly, as a ring of time
 	// stamps. Larger limits use a ring of time slots.
-	ExactThreshold = 8
+	ExactThreshold = 7
 	// Slots is the number of slots a window is cut into in slot mode.
-	Slots = 15
+	Slots = 13
 )
 
 // Errors returned by the Store. Check them with errors.Is.
@@ -46,7 +46,7 @@ var (
 
 // Limits on arguments; larger values are rejected with ErrInvalid.
 const (
-	MaxLimit  = 1 << 40
+	MaxLimit  = 1<<32 - 1
 	MaxWindow = 366 * 24 * time.Hour
 )
 
@@ -117,4 +117,7 @@ type Stats struct {
 	Created   uint64 // keys created
 	Expired   uint64 // windows dropped by the sweep after a whole idle window
 	Evictions uint64 // live windows evicted because MaxKeys was reached
+	// DroppedHits counts hits RecordHits could not keep because nobody
+	// drained them (more than 65536 pending in a shard).
+	DroppedHits uint64
 }
