@@ -3,8 +3,8 @@ package window
 import "math"
 
 // Layout of one window. An entry is exactly 128 bytes (two cache lines) and
-// lives inline in its shard's slab, so a check touches the entry and the
-// key's bytes and nothing else.
+// lives inline in its shard's table, so a check on a key of up to 16 bytes
+// touches that entry and nothing else that is large.
 //
 // Time is int64 Unix nanoseconds throughout. A hit is counted at time now if
 // its stamp is in (now-window, ∞): hits stamped in the future (a peer whose
@@ -20,15 +20,19 @@ import "math"
 // count: they cover (now-window, now] and at most the one slot partly
 // outside it.
 type entry struct {
+	pre    [16]byte // the key's first 16 bytes, zero padded
 	key    string
-	limit  int64
+	lim    uint32
+	hd     int32 // slot mode: newest slot in the ring
 	window int64
 	base   int64 // slot 0's start; exactMode in exact mode
-	head   int64 // slot mode: newest slot in the ring
 	floor  int64 // reset floor: hits stamped at or before it are gone
 	last   int64 // newest stamp counted, noStamp when none
 	ring   [7]uint64
 }
+
+func (e *entry) limit() int64 { return int64(e.lim) }
+func (e *entry) head() int64  { return int64(e.hd) }
 
 const (
 	noStamp    = math.MinInt64
@@ -53,8 +57,9 @@ func ringIndex(k int64) uint64 {
 	return uint64(i)
 }
 
-func (e *entry) slot(k int64) uint64 {
-	i := ringIndex(k)
+func (e *entry) slot(k int64) uint64 { return e.slotAt(ringIndex(k)) }
+
+func (e *entry) slotAt(i uint64) uint64 {
 	return (e.ring[i>>1] >> ((i & 1) * 32)) & math.MaxUint32
 }
 
@@ -88,7 +93,7 @@ func (e *entry) slotOf(t int64) int64 {
 
 // reinit empties the window and sets its geometry.
 func (e *entry) reinit(limit, window, t int64) {
-	e.limit, e.window, e.last, e.head = limit, window, noStamp, 0
+	e.lim, e.window, e.last, e.hd = uint32(limit), window, noStamp, 0
 	if limit <= ExactThreshold {
 		e.base = exactMode
 		for i := range e.ring {
@@ -110,12 +115,21 @@ func (e *entry) count(t int64) int64 {
 		return n
 	}
 	kt := e.slotOf(t)
-	if kt-e.head > Slots {
+	gone := kt - e.head() // the oldest gone slots have left the window
+	if gone > Slots {
 		return 0
 	}
-	var n uint64
-	for k := max(kt, e.head) - Slots; k <= e.head; k++ {
-		n += e.slot(k)
+	var lo, hi uint64
+	for _, w := range e.ring {
+		lo += w & math.MaxUint32
+		hi += w >> 32
+	}
+	n := lo + hi
+	for i := ringIndex(e.head() - Slots); gone > 0; gone-- {
+		n -= e.slotAt(i)
+		if i++; i == ringSlots {
+			i = 0
+		}
 	}
 	return int64(n)
 }
@@ -136,15 +150,26 @@ func (e *entry) expire(t int64) {
 		}
 		return
 	}
-	if t-e.base >= maxSlotGap {
-		// A window busy for years: move base by whole windows, which
-		// keeps every slot's bounds.
-		shift := (t-e.base)/e.window - 1
-		e.base += shift * e.window
-		e.head -= shift * Slots
+	e.rebase(t)
+	if e.slotOf(t)-e.head() > Slots {
+		e.base, e.hd, e.ring = t, 0, [7]uint64{}
 	}
-	if e.slotOf(t)-e.head > Slots {
-		e.base, e.head, e.ring = t, 0, [7]uint64{}
+}
+
+// rebase keeps slot numbers small (head fits in 32 bits, and t-base far
+// from overflow): when t is far after base, base moves by whole windows,
+// which keeps every slot's bounds.
+func (e *entry) rebase(t int64) {
+	d := t - e.base
+	if d < maxSlotGap && e.slotOf(t) < 1<<30 {
+		return
+	}
+	shift := d/e.window - 1
+	e.base += shift * e.window
+	if h := e.head() - shift*Slots; h > -(1 << 30) {
+		e.hd = int32(h)
+	} else { // every slot left the ring ages before t
+		e.hd, e.ring = 0, [7]uint64{}
 	}
 }
 
@@ -171,14 +196,15 @@ func (e *entry) add(t, cost int64) {
 			e.setStamp(j, t)
 		}
 	} else {
+		e.rebase(t)
 		k := e.slotOf(t)
-		if k > e.head {
-			for j := max(e.head+1, k-Slots); j <= k; j++ {
+		if k > e.head() {
+			for j := max(e.head()+1, k-Slots); j <= k; j++ {
 				e.setSlot(j, 0)
 			}
-			e.head = k
+			e.hd = int32(k)
 		}
-		k = max(k, e.head-Slots) // a hit older than the ring counts in its oldest slot
+		k = max(k, e.head()-Slots) // a hit older than the ring counts in its oldest slot
 		v := e.slot(k) + uint64(cost)
 		e.setSlot(k, min(v, math.MaxUint32))
 	}
@@ -194,7 +220,7 @@ func (e *entry) toSlots(t int64) {
 			first = min(first, int64(s))
 		}
 	}
-	e.base, e.head, e.ring = first, 0, [7]uint64{}
+	e.base, e.hd, e.ring = first, 0, [7]uint64{}
 	for _, s := range stamps {
 		if int64(s) != noStamp {
 			e.add(int64(s), 1)
@@ -221,21 +247,21 @@ func (e *entry) adapt(limit, window, t int64) {
 	} else if limit <= ExactThreshold && !e.exact() && e.count(t) == 0 {
 		e.reinit(limit, window, t)
 	}
-	e.limit = limit
+	e.lim = uint32(limit)
 }
 
 // resetAfter is how long until every hit counted at t has left the window.
-func (e *entry) resetAfter(t int64) int64 {
+func (e *entry) resetAfter(t, n int64) int64 {
 	if e.exact() {
 		if s := e.stamp(ringStamps - 1); s != noStamp && s+e.window > t {
 			return s + e.window - t
 		}
 		return 0
 	}
-	if e.count(t) == 0 {
+	if n == 0 {
 		return 0
 	}
-	return max(e.start(e.head+ringSlots)-t, 0)
+	return max(e.start(e.head()+ringSlots)-t, 0)
 }
 
 // retryAfter is how long until cost fits under limit at t, given count.
@@ -250,16 +276,19 @@ func (e *entry) retryAfter(t, count, cost, limit int64) int64 {
 				}
 			}
 		}
-		return e.resetAfter(t)
+		return e.resetAfter(t, count)
 	}
-	kt := e.slotOf(t)
-	for k := max(kt, e.head) - Slots; k <= e.head; k++ {
-		need -= int64(e.slot(k))
+	k := max(e.slotOf(t), e.head()) - Slots
+	for i := ringIndex(k); k <= e.head(); k++ {
+		need -= int64(e.slotAt(i))
 		if need <= 0 {
 			return max(e.start(k+ringSlots)-t, 1)
 		}
+		if i++; i == ringSlots {
+			i = 0
+		}
 	}
-	return max(e.resetAfter(t), 1)
+	return max(e.resetAfter(t, count), 1)
 }
 
 // reset clears every hit stamped at or before at and raises the floor. It
@@ -269,7 +298,7 @@ func (e *entry) reset(at int64) bool {
 	e.floor = max(e.floor, at)
 	switch {
 	case e.last <= at:
-		e.reinit(e.limit, e.window, at)
+		e.reinit(e.limit(), e.window, at)
 	case e.exact():
 		for i := 0; i < ringStamps && e.stamp(i) <= at; i++ {
 			e.setStamp(i, noStamp)
@@ -279,7 +308,7 @@ func (e *entry) reset(at int64) bool {
 		// also holds later hits, so it is kept: a reset never clears a
 		// hit after it, at the price of counting a few before it.
 		ka := e.slotOf(at)
-		for k := e.head - Slots; k < ka && k <= e.head; k++ {
+		for k := e.head() - Slots; k < ka && k <= e.head(); k++ {
 			e.setSlot(k, 0)
 		}
 	}

@@ -122,10 +122,10 @@ func (s *Store) raiseMaxWindow(w int64) {
 // count, as if every hit counted happened at the key's most recent hit.
 // A key whose limit rises above ExactThreshold moves to slot mode; one
 // whose limit falls to it or below moves to exact mode once its count is 0.
-func (s *Store) Check(key string, cost, limit int64, window time.Duration, now time.Time) (Decision, error) {
+func (s *Store) Check(key string, cost, limit int64, window time.Duration, now time.Time) (d Decision, err error) {
 	limit, w, err := s.args(key, cost, limit, window)
 	if err != nil {
-		return Decision{}, err
+		return d, err
 	}
 	t := now.UnixNano()
 	sh, h := s.shard(key)
@@ -134,28 +134,29 @@ func (s *Store) Check(key string, cost, limit int64, window time.Duration, now t
 	if e == nil {
 		if cost == 0 || cost > limit {
 			sh.mu.Unlock()
-			return s.decide(nil, nil, cost, limit, w, t), nil
+			s.decide(&d, nil, nil, cost, limit, w, t)
+			return d, nil
 		}
 		e = s.create(sh, key, h, limit, w, t)
-	} else if e.limit != limit || e.window != w {
+	} else if e.limit() != limit || e.window != w {
 		e.adapt(limit, w, t)
 	}
-	d := s.decide(e, sh, cost, limit, w, t)
+	s.decide(&d, e, sh, cost, limit, w, t)
 	sh.mu.Unlock()
 	return d, nil
 }
 
-// decide evaluates and, when allowed, counts a check on e (nil: no window).
-// The shard's lock is held.
-func (s *Store) decide(e *entry, sh *shard, cost, limit, w, t int64) Decision {
-	d := Decision{Limit: limit, Window: time.Duration(w)}
+// decide evaluates and, when allowed, counts a check on e (nil: no window)
+// into d, which is zero. The shard's lock is held.
+func (s *Store) decide(d *Decision, e *entry, sh *shard, cost, limit, w, t int64) {
+	d.Limit, d.Window = limit, time.Duration(w)
 	if e == nil {
 		d.Allowed = cost <= limit
 		d.Remaining = limit
 		if !d.Allowed {
 			d.RetryAfter = -1
 		}
-		return d
+		return
 	}
 	e.expire(t)
 	n := e.count(t)
@@ -177,8 +178,7 @@ func (s *Store) decide(e *entry, sh *shard, cost, limit, w, t int64) Decision {
 	}
 	d.Count = n
 	d.Remaining = max(limit-n, 0)
-	d.ResetAfter = time.Duration(e.resetAfter(t))
-	return d
+	d.ResetAfter = time.Duration(e.resetAfter(t, n))
 }
 
 func (sh *shard) record(h Hit) {
@@ -211,9 +211,13 @@ func (sh *shard) makeRoom(t int64) {
 		return
 	}
 	victim, oldest := -1, int64(0)
-	for j := 0; j < min(evictScan, sh.n); j++ {
-		i := (sh.cursor + j) % sh.n
-		if e := sh.at(i); victim < 0 || max(e.last, e.floor) < oldest {
+	size := len(sh.tags)
+	for i, seen := sh.cursor%size, 0; seen < evictScan && seen < sh.n; i = (i + 1) % size {
+		if sh.tags[i] == 0 {
+			continue
+		}
+		seen++
+		if e := &sh.ents[i]; victim < 0 || max(e.last, e.floor) < oldest {
 			victim, oldest = i, max(e.last, e.floor)
 		}
 	}
@@ -225,12 +229,18 @@ func (sh *shard) makeRoom(t int64) {
 // ones. It returns how many it dropped.
 func (sh *shard) sweepSome(t int64, n int) int {
 	dropped := 0
-	for ; n > 0 && sh.n > 0; n-- {
-		if sh.cursor >= sh.n {
+	// Bounded by the table size as well, for a table with few entries.
+	for steps := len(sh.tags); n > 0 && sh.n > 0 && steps > 0; steps-- {
+		if sh.cursor >= len(sh.tags) {
 			sh.cursor = 0
 		}
-		if sh.at(sh.cursor).dead(t) {
-			sh.remove(sh.cursor) // the last entry moves here: look again
+		if sh.tags[sh.cursor] == 0 {
+			sh.cursor++
+			continue
+		}
+		n--
+		if sh.ents[sh.cursor].dead(t) {
+			sh.remove(sh.cursor) // another entry may shift here: look again
 			dropped++
 			continue
 		}
@@ -282,7 +292,7 @@ func (s *Store) Merge(key string, stamp time.Time, cost, limit int64, window tim
 	e := sh.lookup(key, h)
 	if e == nil {
 		e = s.create(sh, key, h, limit, w, t)
-	} else if e.limit != limit || e.window != w {
+	} else if e.limit() != limit || e.window != w {
 		e.adapt(limit, w, max(t, e.last))
 	}
 	newest := max(t, e.last)
@@ -290,7 +300,7 @@ func (s *Store) Merge(key string, stamp time.Time, cost, limit int64, window tim
 		return nil
 	}
 	e.expire(newest)
-	if !e.exact() && e.slotOf(t) < e.head-Slots {
+	if !e.exact() && e.slotOf(t) < e.head()-Slots {
 		return nil
 	}
 	e.add(t, cost)
@@ -316,10 +326,10 @@ func counter(e *entry, t int64) Counter {
 	return Counter{
 		Key:        e.key,
 		Count:      n,
-		Limit:      e.limit,
-		Remaining:  max(e.limit-n, 0),
+		Limit:      e.limit(),
+		Remaining:  max(e.limit()-n, 0),
 		Window:     time.Duration(e.window),
-		ResetAfter: time.Duration(e.resetAfter(t)),
+		ResetAfter: time.Duration(e.resetAfter(t, n)),
 	}
 }
 
@@ -345,9 +355,9 @@ func (s *Store) List(prefix, after string, n int, now time.Time) []Counter {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for j := 0; j < sh.n; j++ {
-			e := sh.at(j)
-			if e.key <= after || (full && e.key >= bound) || !strings.HasPrefix(e.key, prefix) {
+		for j, tag := range sh.tags {
+			e := &sh.ents[j]
+			if tag == 0 || e.key <= after || (full && e.key >= bound) || !strings.HasPrefix(e.key, prefix) {
 				continue
 			}
 			if c := counter(e, t); c.Count > 0 {

@@ -1,29 +1,31 @@
 package window
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
 )
 
-// A shard is one lock stripe: an open-addressing index over a dense slab
-// of entries.
+// A shard is one lock stripe: an open-addressing table whose slots hold the
+// windows themselves, so that a check on a known key costs one cache miss
+// in the (large) entry array, beside a small tag array that stays cached.
 //
-// The index is a power-of-two array of uint64 slots probed linearly: 0 is
-// empty, otherwise the high 32 bits are the top half of the key's hash
-// (whose low bits, masked, are the slot the key hashes to) and the low 32
-// bits are the entry's position in the slab plus one. Deletion shifts the
-// following run back, so there are no tombstones. The slab keeps entries
-// dense in fixed-size chunks, so it never copies on growth and gives memory
-// back as it shrinks; removing an entry moves the last one into its place.
+// tags[i] is 0 when slot i is empty, otherwise 8 bits of the key's hash;
+// ents[i] is the window. A key's home slot is its hash scaled to the table
+// size (any size, not only powers of two, so the table grows by 5/4 and
+// stays between 70 % and 87.5 % full); collisions probe linearly. Deletion
+// shifts the run that follows back, so there are no tombstones. An entry
+// keeps the first 16 bytes of its key inline: keys up to 16 bytes are
+// matched without reading the key's own memory.
 type shard struct {
 	mu     sync.Mutex
 	seed   maphash.Seed
-	slots  []uint64
-	chunks [][]entry
-	n      int // entries in the slab
-	cursor int // next slab position the sweep looks at
+	tags   []uint8
+	ents   []entry
+	n      int // entries in the table
+	cursor int // next slot the sweep looks at
 	cap    int // most entries allowed (0: no cap)
 	hits   []Hit
 
@@ -31,123 +33,126 @@ type shard struct {
 	_                                  [64]byte // keep shards off each other's cache lines
 }
 
-const (
-	chunkBits = 8
-	chunkSize = 1 << chunkBits
-	minSlots  = 8
-)
+const minTable = 16
 
-func (sh *shard) at(i int) *entry {
-	return &sh.chunks[i>>chunkBits][i&(chunkSize-1)]
+func tagOf(h uint64) uint8 { return max(uint8(h>>56), 1) }
+
+func homeOf(h uint64, size int) int { return int(uint64(uint32(h>>16)) * uint64(size) >> 32) }
+
+func prefixOf(key string) (p [16]byte) {
+	copy(p[:], key)
+	return p
 }
 
-func home(v uint64, mask uint64) uint64 { return (v >> 32) & mask }
+// match reports whether e holds key, whose inline prefix is pre.
+func (e *entry) match(key string, pre *[16]byte) bool {
+	return binary.LittleEndian.Uint64(e.pre[:8]) == binary.LittleEndian.Uint64(pre[:8]) &&
+		binary.LittleEndian.Uint64(e.pre[8:]) == binary.LittleEndian.Uint64(pre[8:]) &&
+		len(e.key) == len(key) && (len(key) <= 16 || e.key[16:] == key[16:])
+}
 
-func tagOf(h uint64) uint64 { return h >> 32 << 32 }
-
-// find returns the slot index holding key, or -1.
+// find returns the slot holding key, or -1.
 func (sh *shard) find(key string, h uint64) int {
-	if len(sh.slots) == 0 {
+	size := len(sh.tags)
+	if size == 0 {
 		return -1
 	}
-	mask := uint64(len(sh.slots) - 1)
-	tag := tagOf(h)
-	for p := home(tag, mask); ; p = (p + 1) & mask {
-		v := sh.slots[p]
-		if v == 0 {
+	tag, pre := tagOf(h), prefixOf(key)
+	i := homeOf(h, size)
+	for range size {
+		switch sh.tags[i] {
+		case 0:
 			return -1
+		case tag:
+			if sh.ents[i].match(key, &pre) {
+				return i
+			}
 		}
-		if v&^0xffffffff == tag && sh.at(int(uint32(v))-1).key == key {
-			return int(p)
+		if i++; i == size {
+			i = 0
 		}
 	}
+	return -1
 }
 
 // lookup returns key's entry, or nil.
 func (sh *shard) lookup(key string, h uint64) *entry {
-	p := sh.find(key, h)
-	if p < 0 {
-		return nil
+	if i := sh.find(key, h); i >= 0 {
+		return &sh.ents[i]
 	}
-	return sh.at(int(uint32(sh.slots[p])) - 1)
+	return nil
 }
 
-// insert appends a zeroed entry for key (which must be absent and already
-// owned by the store) and indexes it.
+// insert adds a zeroed entry for key (which must be absent and already
+// owned by the store) and returns it. The pointer stays valid until the
+// next insert or remove.
 func (sh *shard) insert(key string, h uint64) *entry {
-	if (sh.n+1)*4 > len(sh.slots)*3 {
-		sh.rehash(max(minSlots, len(sh.slots)*2))
+	if (sh.n+1)*8 > len(sh.tags)*7 {
+		sh.resize(max(minTable, len(sh.tags)*5/4))
 	}
-	i := sh.n
-	if i>>chunkBits == len(sh.chunks) {
-		sh.chunks = append(sh.chunks, make([]entry, chunkSize))
-	}
+	i := sh.free(h)
+	sh.tags[i] = tagOf(h)
+	sh.ents[i] = entry{pre: prefixOf(key), key: key}
 	sh.n++
-	e := sh.at(i)
-	e.key = key
-	sh.place(tagOf(h) | uint64(i+1))
 	sh.created++
-	return e
+	return &sh.ents[i]
 }
 
-func (sh *shard) place(v uint64) {
-	mask := uint64(len(sh.slots) - 1)
-	p := home(v, mask)
-	for sh.slots[p] != 0 {
-		p = (p + 1) & mask
+// free returns the first empty slot from h's home.
+func (sh *shard) free(h uint64) int {
+	size := len(sh.tags)
+	i := homeOf(h, size)
+	for sh.tags[i] != 0 {
+		if i++; i == size {
+			i = 0
+		}
 	}
-	sh.slots[p] = v
+	return i
 }
 
-// rehash rebuilds the index with size slots, recomputing each key's hash.
-func (sh *shard) rehash(size int) {
-	sh.slots = make([]uint64, size)
-	for i := 0; i < sh.n; i++ {
-		sh.place(tagOf(maphash.String(sh.seed, sh.at(i).key)) | uint64(i+1))
+// resize moves every entry into a table of size slots.
+func (sh *shard) resize(size int) {
+	tags, ents := sh.tags, sh.ents
+	sh.tags, sh.ents = make([]uint8, size), make([]entry, size)
+	for i, t := range tags {
+		if t != 0 {
+			j := sh.free(maphash.String(sh.seed, ents[i].key))
+			sh.tags[j], sh.ents[j] = t, ents[i]
+		}
 	}
+	sh.cursor = 0
 }
 
-// remove drops the entry at slab position i.
+// remove empties slot i and shifts back the run after it.
 func (sh *shard) remove(i int) {
-	key := sh.at(i).key
-	sh.unindex(sh.find(key, maphash.String(sh.seed, key)))
-	last := sh.n - 1
-	if i != last {
-		moved := sh.at(last)
-		p := sh.find(moved.key, maphash.String(sh.seed, moved.key))
-		sh.slots[p] = sh.slots[p]&^0xffffffff | uint64(i+1)
-		*sh.at(i) = *moved
-	}
-	*sh.at(last) = entry{}
-	sh.n = last
-	if c := len(sh.chunks); c > 1 && sh.n <= (c-1)*chunkSize-chunkSize/4 {
-		sh.chunks[c-1] = nil
-		sh.chunks = sh.chunks[:c-1]
-	} else if c == 1 && sh.n == 0 {
-		sh.chunks = nil
-	}
-	if len(sh.slots) > minSlots && sh.n*8 < len(sh.slots) {
-		sh.rehash(len(sh.slots) / 2)
-	}
-}
-
-// unindex empties slot p and shifts back the run after it.
-func (sh *shard) unindex(p int) {
-	mask := uint64(len(sh.slots) - 1)
-	hole := uint64(p)
-	for q := (hole + 1) & mask; ; q = (q + 1) & mask {
-		v := sh.slots[q]
-		if v == 0 {
+	size := len(sh.tags)
+	hole := i
+	for j, k := i, 0; k < size; k++ {
+		if j++; j == size {
+			j = 0
+		}
+		if sh.tags[j] == 0 {
 			break
 		}
-		// v may fill the hole unless its home lies cyclically in (hole, q].
-		h := home(v, mask)
-		if (q > hole && (h <= hole || h > q)) || (q < hole && h <= hole && h > q) {
-			sh.slots[hole] = v
-			hole = q
+		// The entry at j may fill the hole unless its home lies
+		// cyclically in (hole, j].
+		home := homeOf(maphash.String(sh.seed, sh.ents[j].key), size)
+		var stays bool
+		if hole < j {
+			stays = hole < home && home <= j
+		} else {
+			stays = home > hole || home <= j
+		}
+		if !stays {
+			sh.tags[hole], sh.ents[hole] = sh.tags[j], sh.ents[j]
+			hole = j
 		}
 	}
-	sh.slots[hole] = 0
+	sh.tags[hole], sh.ents[hole] = 0, entry{}
+	sh.n--
+	if size > minTable && sh.n*4 < size {
+		sh.resize(max(minTable, size/2))
+	}
 }
 
 func sortCounters(cs []Counter) {
