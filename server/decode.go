@@ -365,6 +365,9 @@ func (d *decoder) syntax(msg string) *apiError {
 // valueStart reports whether the byte at pos can start a JSON value, so
 // that a value of the wrong type is told apart from broken JSON.
 func (d *decoder) valueStart() bool {
+	if d.pos >= len(d.buf) {
+		return false
+	}
 	switch c := d.buf[d.pos]; {
 	case c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' || c == '-':
 		return true
