@@ -285,3 +285,34 @@ func TestAggregateHits(t *testing.T) {
 	// The scratch map is cleared between calls.
 	sameHits(t, aggregateHits([]window.Hit{hit("a", t0, 1)}, idx), []window.Hit{hit("a", t0, 1)})
 }
+
+func TestLeaveNoticeRoundTrip(t *testing.T) {
+	buf := encodeLeave("node-7")
+	if got, err := decodeLeave(buf); err != nil || got != "node-7" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"hit packet": {hitsVersion, 0},
+		"no name":    {msgLeave, 0},
+		"trailing":   append(encodeLeave("x"), 0),
+		"short":      {msgLeave, 3, 'a'},
+	} {
+		if _, err := decodeLeave(bad); !errors.Is(err, errCorrupt) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+func FuzzDecodeLeave(f *testing.F) {
+	f.Add(encodeLeave("n1"))
+	f.Add([]byte{msgLeave})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		name, err := decodeLeave(buf)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(encodeLeave(name), buf) {
+			t.Fatalf("decode→encode changed %x", buf)
+		}
+	})
+}

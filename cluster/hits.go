@@ -9,8 +9,35 @@ import (
 	"github.com/ringlimit/ringlimit/window"
 )
 
-// hitsVersion is the first byte of a hit packet.
-const hitsVersion byte = 1
+// Nodes exchange memberlist user messages whose first byte says what
+// they are: hitsVersion for a hit packet, msgLeave for a leave notice.
+const (
+	hitsVersion byte = 1
+	msgLeave    byte = 2 // uvarint len(name), name: that node is leaving gracefully
+)
+
+// encodeLeave returns the leave notice of the node named name.
+func encodeLeave(name string) []byte {
+	buf := []byte{msgLeave}
+	buf = binary.AppendUvarint(buf, uint64(len(name)))
+	return append(buf, name...)
+}
+
+// decodeLeave decodes a leave notice and returns the node's name.
+func decodeLeave(buf []byte) (string, error) {
+	r := reader{buf: buf}
+	if v := r.byte(); r.err == nil && v != msgLeave {
+		return "", fmt.Errorf("%w: not a leave notice (%d)", errCorrupt, v)
+	}
+	name := r.string()
+	if err := r.done(); err != nil {
+		return "", fmt.Errorf("leave notice: %w", err)
+	}
+	if name == "" {
+		return "", fmt.Errorf("%w: leave notice without a name", errCorrupt)
+	}
+	return name, nil
+}
 
 // maxHitPacket is the largest hit packet sent as one UDP datagram: it
 // leaves room for memberlist's framing and encryption inside its default

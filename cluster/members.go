@@ -20,6 +20,9 @@ type member struct {
 	Meta       nodeMeta
 	State      gossipState
 	Since      time.Time
+	// Leaving is set when the member announced that it is leaving
+	// gracefully; its next leave event then means left, not dead.
+	Leaving bool
 }
 
 // memberTable implements memberlist.EventDelegate. Its callbacks never
@@ -55,12 +58,24 @@ var _ memberlist.EventDelegate = (*memberTable)(nil)
 
 func (t *memberTable) NotifyJoin(n *memberlist.Node)   { t.update(n, stateAlive, "join") }
 func (t *memberTable) NotifyUpdate(n *memberlist.Node) { t.update(n, stateAlive, "update") }
-func (t *memberTable) NotifyLeave(n *memberlist.Node) {
-	st := stateDead
-	if n.State == memberlist.StateLeft {
-		st = stateLeft
+
+// NotifyLeave is called for a member that failed and for one that left.
+// memberlist v0.6.0 does not tell them apart here (the Node.State it
+// passes is not kept up to date), so a member that announced its leave
+// (markLeaving) is recorded as left, any other as dead.
+func (t *memberTable) NotifyLeave(n *memberlist.Node) { t.update(n, stateDead, "leave") }
+
+// markLeaving records that the member named name is leaving gracefully.
+func (t *memberTable) markLeaving(name string) {
+	t.mu.Lock()
+	m, ok := t.byName[name]
+	if ok {
+		m.Leaving = true
 	}
-	t.update(n, st, "leave")
+	t.mu.Unlock()
+	if ok {
+		t.logger.Debug("gossip: member announced its leave", "node", name)
+	}
 }
 
 func (t *memberTable) update(n *memberlist.Node, st gossipState, event string) {
@@ -72,6 +87,12 @@ func (t *memberTable) update(n *memberlist.Node, st gossipState, event string) {
 	if !ok {
 		m = &member{Name: n.Name}
 		t.byName[n.Name] = m
+	}
+	switch {
+	case st == stateAlive && event == "join":
+		m.Leaving = false // back after a leave
+	case st == stateDead && m.Leaving:
+		st = stateLeft
 	}
 	if !ok || m.State != st {
 		m.Since = now

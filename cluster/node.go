@@ -324,7 +324,7 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return d.n.meta
 }
-func (d *delegate) NotifyMsg(b []byte)                { d.n.receiveHits(b) }
+func (d *delegate) NotifyMsg(b []byte)                { d.n.receiveMsg(b) }
 func (d *delegate) GetBroadcasts(_, _ int) [][]byte   { return nil }
 func (d *delegate) LocalState(bool) []byte            { return nil }
 func (d *delegate) MergeRemoteState(_ []byte, _ bool) {}
@@ -412,6 +412,7 @@ func (n *Node) close() error {
 		close(n.stop)
 		n.wg.Wait()
 		if n.ml != nil {
+			n.announceLeave(2 * time.Second)
 			if err := n.ml.Leave(2 * time.Second); err != nil {
 				n.logger.Warn("gossip: leave", "err", err)
 			}

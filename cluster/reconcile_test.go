@@ -319,6 +319,23 @@ func TestMemberTableRaftView(t *testing.T) {
 	if got := len(mt.alivePeers(nil)); got != 0 {
 		t.Fatalf("%d alive peers, want 0 (self excluded, b dead)", got)
 	}
+	// b comes back, announces its leave, and goes: left, not dead.
+	clock = t0.Add(3 * time.Minute)
+	mt.NotifyJoin(memberNode("b", bMeta, memberlist.StateAlive))
+	if v := mt.raftView(servers, clock); v["b"].State != stateAlive || !v["b"].Since.Equal(clock) {
+		t.Fatalf("after rejoin: %+v", v["b"])
+	}
+	mt.markLeaving("b")
+	mt.NotifyLeave(memberNode("b", bMeta, memberlist.StateDead))
+	if v := mt.raftView(servers, clock); v["b"].State != stateLeft {
+		t.Fatalf("after an announced leave: %+v", v["b"])
+	}
+	// Back again: a later failure is a failure.
+	mt.NotifyJoin(memberNode("b", bMeta, memberlist.StateAlive))
+	mt.NotifyLeave(memberNode("b", bMeta, memberlist.StateDead))
+	if v := mt.raftView(servers, clock); v["b"].State != stateDead {
+		t.Fatalf("failure after a rejoin: %+v", v["b"])
+	}
 	select {
 	case <-mt.changed:
 	default:

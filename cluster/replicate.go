@@ -83,8 +83,52 @@ func (n *Node) sendReliable(p member, pkt []byte) error {
 	return n.ml.SendReliable(&memberlist.Node{Name: p.Name, Addr: net.ParseIP(host), Port: uint16(port)}, pkt)
 }
 
-// receiveHits merges a peer's hit packet into the store. memberlist calls
-// it from its packet handler; it must not block, and merging is a few
+// receiveMsg handles a user message from a peer. memberlist calls it from
+// its packet handler (UDP) or a stream handler (TCP); it must not block.
+func (n *Node) receiveMsg(buf []byte) {
+	if len(buf) > 0 && buf[0] == msgLeave {
+		name, err := decodeLeave(buf)
+		if err != nil {
+			n.stats.badPackets.Add(1)
+			n.logger.Warn("gossip: dropped a corrupt leave notice", "err", err)
+			return
+		}
+		n.members.markLeaving(name)
+		return
+	}
+	n.receiveHits(buf)
+}
+
+// announceLeave tells every alive peer, over TCP, that this node is
+// leaving gracefully, so that they record it as left rather than dead
+// once memberlist reports it gone. It waits at most d.
+func (n *Node) announceLeave(d time.Duration) {
+	peers := n.members.alivePeers(nil)
+	if len(peers) == 0 {
+		return
+	}
+	msg := encodeLeave(n.cfg.NodeID)
+	done := make(chan struct{}, len(peers))
+	for _, p := range peers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := n.sendReliable(p, msg); err != nil {
+				n.logger.Warn("gossip: leave notice not delivered", "peer", p.Name, "err", err)
+			}
+		}()
+	}
+	timeout := time.After(d)
+	for range peers {
+		select {
+		case <-done:
+		case <-timeout:
+			n.logger.Warn("gossip: leave notices still pending", "after", d)
+			return
+		}
+	}
+}
+
+// receiveHits merges a peer's hit packet into the store; merging is a few
 // map operations per hit.
 func (n *Node) receiveHits(buf []byte) {
 	hits, err := decodeHits(nil, buf)

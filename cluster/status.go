@@ -90,6 +90,12 @@ func (n *Node) Ready() error {
 	if n.raft.State() == raft.Leader {
 		target = n.raft.LastIndex()
 	}
+	if target == 0 {
+		// Heartbeats name the leader before any entry arrived: a node
+		// added a moment ago has not learnt the commit index yet (every
+		// cluster's log holds at least its first configuration).
+		return fmt.Errorf("cluster: no log received from leader %s yet", leader)
+	}
 	if applied := n.raft.AppliedIndex(); applied < target {
 		return fmt.Errorf("cluster: catching up: applied %d of %d", applied, target)
 	}
