@@ -10,33 +10,44 @@ import (
 )
 
 // stream is one random request stream for one key: the key's limit and
-// window, and checks at non-decreasing instants.
+// window, and checks at non-decreasing instants. In a stream with a second
+// limit, checks pass one limit or the other.
 type stream struct {
 	limit  int64
+	limit2 int64 // 0: none
 	window int64 // ns
 	ops    []streamOp
 }
 
-type streamOp struct{ now, cost int64 } // now in ns after t0
-
-func (s stream) exact() bool { return s.limit <= window.ExactThreshold }
+type streamOp struct{ now, cost, limit int64 } // now in ns after t0
 
 func (s stream) String() string {
+	if s.limit2 != 0 {
+		return fmt.Sprintf("limits %d and %d, window %v, %d checks", s.limit, s.limit2, time.Duration(s.window), len(s.ops))
+	}
 	return fmt.Sprintf("limit %d, window %v, %d checks", s.limit, time.Duration(s.window), len(s.ops))
+}
+
+// drawLimit draws a limit on either side of ExactThreshold.
+func drawLimit(rng *rand.Rand) int64 {
+	switch rng.IntN(4) {
+	case 0, 1:
+		return 1 + rng.Int64N(window.ExactThreshold)
+	case 2:
+		return window.ExactThreshold + 1 + rng.Int64N(60)
+	default:
+		return 100 + rng.Int64N(5000)
+	}
 }
 
 // genStream draws a stream: limits on both sides of ExactThreshold, windows
 // from a millisecond to ten seconds, gaps from none to several windows,
 // costs from 0 (peek) to above the limit. Times are whole milliseconds.
-func genStream(rng *rand.Rand) stream {
+func genStream(rng *rand.Rand, twoLimits bool) stream {
 	var s stream
-	switch rng.IntN(4) {
-	case 0, 1:
-		s.limit = 1 + rng.Int64N(window.ExactThreshold)
-	case 2:
-		s.limit = window.ExactThreshold + 1 + rng.Int64N(60)
-	default:
-		s.limit = 100 + rng.Int64N(5000)
+	s.limit = drawLimit(rng)
+	if twoLimits {
+		s.limit2 = drawLimit(rng)
 	}
 	ms := int64(time.Millisecond)
 	switch rng.IntN(4) {
@@ -47,7 +58,7 @@ func genStream(rng *rand.Rand) stream {
 	default:
 		s.window = (1 + rng.Int64N(10_000)) * ms
 	}
-	now := int64(0)
+	now, cur := int64(0), 0
 	n := 20 + rng.IntN(300)
 	// A typical cost, so that big limits fill up within a stream too.
 	typical := max(1, s.limit/int64(1+rng.IntN(20)))
@@ -61,18 +72,22 @@ func genStream(rng *rand.Rand) stream {
 		default:
 			now += rng.Int64N(3*s.window/ms+1) * ms
 		}
+		if s.limit2 != 0 && rng.IntN(15) == 0 {
+			cur = 1 - cur
+		}
+		limit := [2]int64{s.limit, s.limit2}[cur]
 		var cost int64
 		switch c := rng.IntN(25); {
 		case c == 0:
 			cost = 0
 		case c == 1:
-			cost = s.limit + 1 + rng.Int64N(3)
+			cost = limit + 1 + rng.Int64N(3)
 		case c < 5:
-			cost = 1 + rng.Int64N(s.limit)
+			cost = 1 + rng.Int64N(limit)
 		default:
-			cost = 1 + rng.Int64N(typical)
+			cost = 1 + rng.Int64N(min(typical, limit))
 		}
-		s.ops = append(s.ops, streamOp{now, cost})
+		s.ops = append(s.ops, streamOp{now, cost, limit})
 	}
 	return s
 }
@@ -97,7 +112,26 @@ func TestPropertyAgainstReference(t *testing.T) {
 		streams = 1000
 	}
 	for i := 0; i < streams; i++ {
-		st := genStream(rand.New(rand.NewPCG(seed, uint64(i))))
+		st := genStream(rand.New(rand.NewPCG(seed, uint64(i))), false)
+		checkStream(t, st, fmt.Sprintf("seed %d stream %d (%v)", seed, i, st))
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// TestPropertyLimitChanges is TestPropertyAgainstReference with streams
+// whose checks switch between two limits, which moves the key between the
+// modes as Check documents: to slot mode when the limit rises above
+// ExactThreshold, back to exact mode once the count is 0.
+func TestPropertyLimitChanges(t *testing.T) {
+	seed := testSeed(t)
+	streams := 1000
+	if testing.Short() {
+		streams = 300
+	}
+	for i := 0; i < streams; i++ {
+		st := genStream(rand.New(rand.NewPCG(seed, uint64(i))), true)
 		checkStream(t, st, fmt.Sprintf("seed %d stream %d (%v)", seed, i, st))
 		if t.Failed() {
 			return
@@ -114,17 +148,28 @@ func checkStream(t *testing.T, st stream, name string) {
 	win := time.Duration(st.window)
 	w := slotWidth(st.window)
 	probes := 0
+	exactMode := len(st.ops) > 0 && st.ops[0].limit <= window.ExactThreshold
 	for j, op := range st.ops {
 		now := tm(op.now)
-		d := mustCheck(t, s, key, op.cost, st.limit, win, now)
+		d := mustCheck(t, s, key, op.cost, op.limit, win, now)
 		exactCount := ref.count(op.now, st.window)
+		// The mode this check runs in, as Check documents it.
+		before := d.Count
+		if d.Allowed {
+			before -= op.cost
+		}
+		if op.limit > window.ExactThreshold {
+			exactMode = false
+		} else if !exactMode && before == 0 {
+			exactMode = true
+		}
 		fail := func(format string, args ...any) {
 			t.Helper()
 			t.Errorf("%s: check %d (t0+%v, cost %d, exact count %d, upper %d): %s\n  got %+v",
 				name, j, time.Duration(op.now), op.cost, exactCount, ref.upper(op.now, st.window),
 				fmt.Sprintf(format, args...), d)
 		}
-		if d.Limit != st.limit || d.Window != win {
+		if d.Limit != op.limit || d.Window != win {
 			fail("limit or window differ")
 			return
 		}
@@ -132,15 +177,15 @@ func checkStream(t *testing.T, st stream, name string) {
 			fail("remaining is not limit-count")
 			return
 		}
-		if st.exact() {
-			allowed := op.cost <= st.limit && exactCount+op.cost <= st.limit
-			want := window.Decision{Allowed: allowed, Limit: st.limit, Window: win, Count: exactCount}
+		if exactMode {
+			allowed := op.cost <= op.limit && exactCount+op.cost <= op.limit
+			want := window.Decision{Allowed: allowed, Limit: op.limit, Window: win, Count: exactCount}
 			if allowed {
 				want.Count += op.cost
 			} else {
-				want.RetryAfter = time.Duration(ref.retryAfter(op.now, st.window, st.limit, op.cost))
+				want.RetryAfter = time.Duration(ref.retryAfter(op.now, st.window, op.limit, op.cost))
 			}
-			want.Remaining = st.limit - want.Count
+			want.Remaining = max(0, op.limit-want.Count)
 			if allowed && op.cost > 0 {
 				want.ResetAfter = win
 			} else {
@@ -151,16 +196,12 @@ func checkStream(t *testing.T, st stream, name string) {
 				return
 			}
 		} else {
-			before := d.Count
-			if d.Allowed {
-				before -= op.cost
-			}
 			up := ref.upper(op.now, st.window)
 			if before < exactCount || before > up {
 				fail("count before the check %d outside [exact %d, upper %d]", before, exactCount, up)
 				return
 			}
-			if d.Allowed != (op.cost <= st.limit && before+op.cost <= st.limit) {
+			if d.Allowed != (op.cost <= op.limit && before+op.cost <= op.limit) {
 				fail("decision does not follow from the count")
 				return
 			}
@@ -168,11 +209,11 @@ func checkStream(t *testing.T, st stream, name string) {
 			case d.Allowed && d.RetryAfter != 0:
 				fail("allowed with a retry-after")
 				return
-			case !d.Allowed && op.cost > st.limit && d.RetryAfter != -1:
+			case !d.Allowed && op.cost > op.limit && d.RetryAfter != -1:
 				fail("cost above the limit without retry-after -1")
 				return
-			case !d.Allowed && op.cost <= st.limit:
-				lo := ref.retryAfter(op.now, st.window, st.limit, op.cost)
+			case !d.Allowed && op.cost <= op.limit:
+				lo := ref.retryAfter(op.now, st.window, op.limit, op.cost)
 				if int64(d.RetryAfter) < max(lo, 1) || int64(d.RetryAfter) > lo+w {
 					fail("retry-after outside [exact %v, +one slot %v]", time.Duration(lo), time.Duration(w))
 					return
@@ -182,8 +223,13 @@ func checkStream(t *testing.T, st stream, name string) {
 		if d.Allowed && op.cost > 0 {
 			ref.add(op.now, op.cost)
 			admitted = append(admitted, refHit{op.now, op.cost})
+			// W1 under the limit in force: the window holds no more.
+			if n := ref.count(op.now, st.window); n > op.limit {
+				fail("W1: %d admitted in the window, limit %d", n, op.limit)
+				return
+			}
 		}
-		if !st.exact() {
+		if !exactMode {
 			if d.Count == 0 && d.ResetAfter != 0 || d.Count > 0 && d.ResetAfter <= 0 {
 				fail("reset-after and count disagree")
 				return
@@ -212,7 +258,7 @@ func checkStream(t *testing.T, st stream, name string) {
 			return
 		}
 	}
-	if worst, end := maxInWindow(admitted, st.window); worst > st.limit {
+	if worst, end := maxInWindow(admitted, st.window); st.limit2 == 0 && worst > st.limit {
 		t.Errorf("%s: W1: admitted %d in (t0+%v-window, t0+%v], limit %d", name, worst, time.Duration(end), time.Duration(end), st.limit)
 	}
 }
@@ -226,14 +272,14 @@ func probeReplica(t *testing.T, st stream, j int, d window.Decision, name string
 	win := time.Duration(st.window)
 	r := window.New(window.Config{Shards: 1})
 	for _, op := range st.ops[:j+1] {
-		mustCheck(t, r, key, op.cost, st.limit, win, tm(op.now))
+		mustCheck(t, r, key, op.cost, op.limit, win, tm(op.now))
 	}
-	now := tm(st.ops[j].now)
+	now, limit := tm(st.ops[j].now), st.ops[j].limit
 	if d.RetryAfter > 0 {
 		cost := st.ops[j].cost
-		early := mustCheck(t, r, key, 0, st.limit, win, now.Add(d.RetryAfter-1))
-		on := mustCheck(t, r, key, 0, st.limit, win, now.Add(d.RetryAfter))
-		if early.Count+cost <= st.limit || on.Count+cost > st.limit {
+		early := mustCheck(t, r, key, 0, limit, win, now.Add(d.RetryAfter-1))
+		on := mustCheck(t, r, key, 0, limit, win, now.Add(d.RetryAfter))
+		if early.Count+cost <= limit || on.Count+cost > limit {
 			t.Errorf("%s: check %d: retry-after %v is not when cost %d first fits: count %d just before, %d then",
 				name, j, d.RetryAfter, cost, early.Count, on.Count)
 		}

@@ -272,6 +272,27 @@ func TestCheckLimitChange(t *testing.T) {
 	})
 }
 
+// TestCheckBackToExact: a key whose limit fell to ExactThreshold or below
+// while it counted hits in slot mode moves to exact mode once its count
+// is 0, even when the checks keep passing that same small limit.
+func TestCheckBackToExact(t *testing.T) {
+	const w = 10 * time.Second
+	s := window.New(window.Config{})
+	mustCheck(t, s, "k", 20, 100, w, t0)
+	if d := mustCheck(t, s, "k", 1, 2, w, at(time.Second)); d.Allowed || d.Count != 20 {
+		t.Fatalf("limit 2 over 20 slot-mode hits: %+v", d)
+	}
+	// Every hit has left by t0+30s: from there on the key is exact, with
+	// sub-slot precision (a slot is 10s/Slots wide).
+	runSteps(t, s, []step{
+		{at: 30 * time.Second, cost: 1, limit: 2, window: w, allowed: true, count: 1, remaining: 1, resetAfter: w},
+		{at: 30500 * time.Millisecond, cost: 1, limit: 2, window: w, allowed: true, count: 2, remaining: 0, resetAfter: w},
+		{at: 30700 * time.Millisecond, cost: 1, limit: 2, window: w, count: 2, remaining: 0, resetAfter: 9800 * time.Millisecond, retryAfter: 9300 * time.Millisecond},
+		{at: 40 * time.Second, cost: 1, limit: 2, window: w, allowed: true, count: 2, remaining: 0, resetAfter: w},
+		{at: 40100 * time.Millisecond, cost: 1, limit: 2, window: w, count: 2, remaining: 0, resetAfter: 9900 * time.Millisecond, retryAfter: 400 * time.Millisecond},
+	})
+}
+
 func TestCheckWindowChange(t *testing.T) {
 	s := window.New(window.Config{})
 	t.Run("grow", func(t *testing.T) {
