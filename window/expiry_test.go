@@ -3,6 +3,8 @@ package window_test
 import (
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,20 +127,12 @@ func TestSweepReturnsMemory(t *testing.T) {
 	}
 }
 
-// capBound is the most keys a store with cfg may hold: MaxKeys, allowing
-// for a per-shard quota of ceil(MaxKeys/shards) with shards a power of two.
-func capBound(maxKeys, shards int) int {
-	p := 1
-	for p < shards {
-		p <<= 1
-	}
-	return p * ((maxKeys + p - 1) / p)
-}
-
 func TestMaxKeysEvicts(t *testing.T) {
 	for _, c := range []struct{ maxKeys, shards int }{{100, 4}, {1, 1}, {64, 1}, {1000, 16}, {10, 3}} {
 		s := window.New(window.Config{MaxKeys: c.maxKeys, Shards: c.shards})
-		bound := capBound(c.maxKeys, c.shards)
+		// New documents a per-shard quota of MaxKeys/shards, rounded
+		// down: never more than MaxKeys in all.
+		bound := c.maxKeys
 		const n = 3000
 		for i := 0; i < n; i++ {
 			d := mustCheck(t, s, "k"+strconv.Itoa(i), 1, 10, time.Hour, at(time.Duration(i)*time.Millisecond))
@@ -223,5 +217,46 @@ func TestMaxKeysEvictsLeastRecentlyHit(t *testing.T) {
 	}
 	if n := count(s, "c", now); n != 1 {
 		t.Fatalf("c: count %d, want 1", n)
+	}
+}
+
+func TestMaxKeysConcurrent(t *testing.T) {
+	const maxKeys, goroutines, perG = 100, 4, 3000
+	s := window.New(window.Config{MaxKeys: maxKeys, Shards: 8})
+	var wg sync.WaitGroup
+	var over atomic.Int64
+	done := make(chan struct{})
+	go func() { // a reader watching the bound while keys pour in
+		defer close(done)
+		for i := 0; i < 100_000; i++ {
+			if k := s.Stats().Keys; k > maxKeys {
+				over.Store(int64(k))
+				return
+			}
+			if s.Stats().Created == goroutines*perG {
+				return
+			}
+		}
+	}()
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < perG; i++ {
+				if _, err := s.Check("g"+strconv.Itoa(g)+":"+strconv.Itoa(i), 1, 10, time.Hour, t0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	<-done
+	st := s.Stats()
+	if k := over.Load(); k > 0 || st.Keys > maxKeys {
+		t.Fatalf("%d keys seen while filling, %d at the end, cap %d", k, st.Keys, maxKeys)
+	}
+	if st.Created != goroutines*perG || st.Evictions != st.Created-uint64(st.Keys) {
+		t.Fatalf("stats %+v", st)
 	}
 }
