@@ -65,6 +65,7 @@ func newServerMetrics(set *metrics.Set, lim Limiter) *serverMetrics {
 	set.NewGauge(`ringlimit_keys_created_total`, stat(func(s window.Stats) float64 { return float64(s.Created) }))
 	set.NewGauge(`ringlimit_keys_expired_total`, stat(func(s window.Stats) float64 { return float64(s.Expired) }))
 	set.NewGauge(`ringlimit_evictions_total`, stat(func(s window.Stats) float64 { return float64(s.Evictions) }))
+	set.NewGauge(`ringlimit_hits_dropped_total`, stat(func(s window.Stats) float64 { return float64(s.DroppedHits) }))
 	set.RegisterMetricsWriter(m.checkLatency.writePrometheus)
 	return m
 }

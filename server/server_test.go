@@ -594,6 +594,7 @@ func TestStatusHealthMetrics(t *testing.T) {
 		fmt.Sprintf("ringlimit_keys %d", stats.Keys),
 		fmt.Sprintf("ringlimit_keys_created_total %d", stats.Created),
 		`ringlimit_evictions_total 0`,
+		`ringlimit_hits_dropped_total 0`,
 		`# TYPE ringlimit_check_duration_seconds histogram`,
 		`ringlimit_check_duration_seconds_bucket{le="1e-06"}`,
 		`ringlimit_check_duration_seconds_bucket{le="+Inf"}`,
