@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,12 +52,12 @@ type testNode struct {
 
 // testCluster starts and stops nodes; it has no globals.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	log   *slog.Logger
 	nodes []*testNode
 }
 
-func newTestCluster(t *testing.T) *testCluster {
+func newTestCluster(t testing.TB) *testCluster {
 	t.Helper()
 	return &testCluster{t: t, log: quietLogger(t)}
 }
@@ -64,7 +65,7 @@ func newTestCluster(t *testing.T) *testCluster {
 // quietLogger sends warnings and errors to t.Log (RINGLIMIT_TEST_LOG=debug
 // for everything) and stops when the test's cleanups are done, since
 // memberlist and Raft goroutines may log while they wind down.
-func quietLogger(t *testing.T) *slog.Logger {
+func quietLogger(t testing.TB) *slog.Logger {
 	w := &stopWriter{t: t}
 	t.Cleanup(w.stop) // registered first: runs last
 	level := slog.LevelWarn
@@ -75,7 +76,7 @@ func quietLogger(t *testing.T) *slog.Logger {
 }
 
 type stopWriter struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	stopped bool
 }
@@ -248,7 +249,7 @@ func (c *testCluster) followers(leader *testNode, nodes ...*testNode) []*testNod
 }
 
 // waitUntil polls cond every 10ms until it returns nil or waitFor passes.
-func waitUntil(t *testing.T, what string, cond func() error) {
+func waitUntil(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
@@ -308,7 +309,7 @@ func httpError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 }
 
 // postReset resets key through tn's HTTP API, as `ringlimit reset` does.
-func postReset(t *testing.T, tn *testNode, key string) (status int, body map[string]any) {
+func postReset(t testing.TB, tn *testNode, key string) (status int, body map[string]any) {
 	t.Helper()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -327,7 +328,7 @@ func postReset(t *testing.T, tn *testNode, key string) (status int, body map[str
 }
 
 // hitEverywhere counts one hit of key on every node.
-func hitEverywhere(t *testing.T, key string, nodes ...*testNode) {
+func hitEverywhere(t testing.TB, key string, nodes ...*testNode) {
 	t.Helper()
 	for _, tn := range nodes {
 		d, err := tn.store.Check(key, 1, testLimit, testWindow, time.Now())
@@ -346,7 +347,7 @@ func countOf(tn *testNode, key string) int64 {
 }
 
 // waitCount waits until key counts want on every node.
-func waitCount(t *testing.T, key string, want int64, nodes ...*testNode) {
+func waitCount(t testing.TB, key string, want int64, nodes ...*testNode) {
 	t.Helper()
 	waitUntil(t, fmt.Sprintf("%s to count %d everywhere", key, want), func() error {
 		for _, tn := range nodes {
@@ -715,4 +716,57 @@ func TestSingleNodeRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkResetThroughFollower measures a reset sent to a follower of a
+// three-node loopback cluster: forwarded to the leader, committed, and
+// applied on the follower before it returns. It reports p50 and p99.
+func BenchmarkResetThroughFollower(b *testing.B) {
+	c := newTestCluster(b)
+	c.startThree()
+	leader := c.waitLeader(c.nodes...)
+	follower := c.followers(leader, c.nodes...)[0]
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if _, err := follower.node.Reset(ctx, "bench:"+strconv.Itoa(i%64), false); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkHitReplication measures the time from a check admitted on one
+// node to its hit counting on another (SyncInterval 5ms): p50 and p99.
+func BenchmarkHitReplication(b *testing.B) {
+	c := newTestCluster(b)
+	c.startThree()
+	from, to := c.nodes[0], c.nodes[1]
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		key := "repl:" + strconv.Itoa(i)
+		start := time.Now()
+		if _, err := from.store.Check(key, 1, testLimit, testWindow, start); err != nil {
+			b.Fatal(err)
+		}
+		for countOf(to, key) == 0 {
+			if time.Since(start) > waitFor {
+				b.Fatalf("hit %d not replicated within %s", i, waitFor)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

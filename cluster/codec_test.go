@@ -187,6 +187,13 @@ func TestHitPacketsSplit(t *testing.T) {
 	}
 	sameHits(t, decodeAll(t, packets), hits)
 
+	// Stamps too far apart for a delta go in separate packets.
+	far := []window.Hit{hit("a", time.Unix(0, math.MinInt64+5), 1), hit("b", time.Unix(0, math.MaxInt64-5), 1), hit("c", time.Unix(0, math.MinInt64), 1)}
+	if packets = appendHitPackets(nil, far, maxHitPacket); len(packets) != 3 {
+		t.Fatalf("far-apart stamps: %d packets, want 3", len(packets))
+	}
+	sameHits(t, decodeAll(t, packets), far)
+
 	// A hit bigger than a packet gets a packet of its own.
 	big := hit(strings.Repeat("k", 2000), t0, 1)
 	packets = appendHitPackets(nil, []window.Hit{hit("a", t0, 1), big, hit("b", t0, 1)}, maxHitPacket)

@@ -70,8 +70,11 @@ func appendHitPackets(dst [][]byte, hits []window.Hit, maxSize int) [][]byte {
 			pkt, base, entries = newHitPacket(maxSize, stamp), stamp, 0
 		}
 		mark := len(pkt)
-		pkt = appendHit(pkt, h, stamp-base)
-		if len(pkt) > maxSize && entries > 0 {
+		delta, ok := sub(stamp, base)
+		if ok {
+			pkt = appendHit(pkt, h, delta)
+		}
+		if !ok || (len(pkt) > maxSize && entries > 0) {
 			dst = append(dst, pkt[:mark])
 			pkt, base = newHitPacket(maxSize, stamp), stamp
 			pkt = appendHit(pkt, h, 0)
@@ -83,6 +86,12 @@ func appendHitPackets(dst [][]byte, hits []window.Hit, maxSize int) [][]byte {
 		dst = append(dst, pkt)
 	}
 	return dst
+}
+
+// sub returns a-b and whether it did not overflow.
+func sub(a, b int64) (int64, bool) {
+	d := a - b
+	return d, (d < a) == (b > 0)
 }
 
 func newHitPacket(maxSize int, base int64) []byte {

@@ -67,6 +67,9 @@ func (n *Node) reset(ctx context.Context, key string, forwarded bool) (server.Re
 		var err error
 		if n.raft.State() == raft.Leader {
 			res, err = n.applyReset(ctx, key)
+			if err == nil && forwarded {
+				n.nudgeFollowers()
+			}
 		} else if forwarded {
 			return server.ResetResult{}, fmt.Errorf("cluster: %w (state %s)", server.ErrNotLeader, n.raft.State())
 		} else {
@@ -131,6 +134,19 @@ func (n *Node) applyReset(ctx context.Context, key string) (server.ResetResult, 
 	default:
 		return server.ResetResult{}, fmt.Errorf("cluster: applying reset at index %d: unexpected response %T", f.Index(), v)
 	}
+}
+
+// nudgeFollowers makes the leader send the followers its new commit index
+// now rather than within CommitTimeout, so the follower that forwarded a
+// reset applies it (and answers) sooner: it appends a barrier entry, which
+// triggers replication. It does not wait for the barrier.
+func (n *Node) nudgeFollowers() {
+	f := n.raft.Barrier(n.cfg.ResetTimeout)
+	go func() {
+		if err := f.Error(); err != nil {
+			n.logger.Debug("raft: barrier after a forwarded reset", "err", err)
+		}
+	}()
 }
 
 // mapRaftError translates Raft's errors to the server's sentinels, or to
