@@ -101,8 +101,19 @@ func (e *entry) reinit(limit, window, t int64) {
 		}
 		return
 	}
-	e.base = t
+	e.base = align(t, window)
 	e.ring = [7]uint64{}
+}
+
+// align returns the start of t's window-long period since the epoch. Slot
+// windows start there, so every replica cuts a key's time into the same
+// slots and counts the same hits alike, whatever order they arrived in.
+func align(t, window int64) int64 {
+	m := t % window
+	if m < 0 {
+		m += window
+	}
+	return t - m
 }
 
 // count returns the cost counted at t without changing the window.
@@ -152,7 +163,7 @@ func (e *entry) expire(t int64) {
 	}
 	e.rebase(t)
 	if e.slotOf(t)-e.head() > Slots {
-		e.base, e.hd, e.ring = t, 0, [7]uint64{}
+		e.base, e.hd, e.ring = align(t, e.window), 0, [7]uint64{}
 	}
 }
 
@@ -220,7 +231,7 @@ func (e *entry) toSlots(t int64) {
 			first = min(first, int64(s))
 		}
 	}
-	e.base, e.hd, e.ring = first, 0, [7]uint64{}
+	e.base, e.hd, e.ring = align(first, e.window), 0, [7]uint64{}
 	for _, s := range stamps {
 		if int64(s) != noStamp {
 			e.add(int64(s), 1)

@@ -160,6 +160,9 @@ func (s *Store) decide(d *Decision, e *entry, sh *shard, cost, limit, w, t int64
 	}
 	e.expire(t)
 	n := e.count(t)
+	if n == 0 && limit <= ExactThreshold && !e.exact() {
+		e.reinit(limit, w, t) // back to exact mode, as Check documents
+	}
 	switch {
 	case cost > limit:
 		d.RetryAfter = -1
@@ -229,22 +232,28 @@ func (sh *shard) makeRoom(t int64) {
 // ones. It returns how many it dropped.
 func (sh *shard) sweepSome(t int64, n int) int {
 	dropped := 0
-	// Bounded by the table size as well, for a table with few entries.
-	for steps := len(sh.tags); n > 0 && sh.n > 0 && steps > 0; steps-- {
-		if sh.cursor >= len(sh.tags) {
+	// moves bounds the cursor's steps to one lap of the table (restarted
+	// when a removal resizes it), however few entries it holds.
+	for size, moves := len(sh.tags), 0; n > 0 && sh.n > 0 && moves < size; {
+		if sh.cursor >= size {
 			sh.cursor = 0
 		}
 		if sh.tags[sh.cursor] == 0 {
 			sh.cursor++
+			moves++
 			continue
 		}
 		n--
 		if sh.ents[sh.cursor].dead(t) {
 			sh.remove(sh.cursor) // another entry may shift here: look again
 			dropped++
+			if len(sh.tags) != size {
+				size, moves = len(sh.tags), 0
+			}
 			continue
 		}
 		sh.cursor++
+		moves++
 	}
 	sh.expired += uint64(dropped)
 	return dropped
