@@ -26,8 +26,9 @@ var errRetry = errors.New("retry")
 // an election is under way, then waits until this node has applied the
 // leader's commit index, so a read on this node sees the reset.
 //
-// The whole call is bounded by ResetTimeout: no leader within it gives an
-// error wrapping server.ErrNoLeader. A forwarded reset that reaches a node
+// The whole call is bounded by ResetTimeout and ctx: no leader in time
+// gives an error wrapping server.ErrNoLeader (and the context's
+// DeadlineExceeded); a cancelled ctx gives its error. A forwarded reset that reaches a node
 // that is not the leader gives server.ErrNotLeader; a closed node gives
 // server.ErrStopped.
 func (n *Node) Reset(ctx context.Context, key string, forwarded bool) (server.ResetResult, error) {
@@ -89,13 +90,13 @@ func (n *Node) reset(ctx context.Context, key string, forwarded bool) (server.Re
 		last = err
 		select {
 		case <-ctx.Done():
-			if parent.Err() != nil {
-				return server.ResetResult{}, parent.Err()
+			if errors.Is(parent.Err(), context.Canceled) {
+				return server.ResetResult{}, parent.Err() // the caller gave up
 			}
 			if n.closed.Load() {
 				return server.ResetResult{}, server.ErrStopped
 			}
-			return server.ResetResult{}, fmt.Errorf("cluster: reset %q: %w within %s (last: %v)", key, server.ErrNoLeader, n.cfg.ResetTimeout, last)
+			return server.ResetResult{}, fmt.Errorf("cluster: reset %q: %w in time (%w; last: %v)", key, server.ErrNoLeader, ctx.Err(), last)
 		case <-n.stop:
 			return server.ResetResult{}, server.ErrStopped
 		case <-time.After(backoff):
@@ -183,7 +184,7 @@ func (n *Node) forwardReset(ctx context.Context, key string) (server.ResetResult
 		return server.ResetResult{}, err
 	}
 	if err := n.fsm.waitApplied(ctx, res.Index); err != nil {
-		return server.ResetResult{}, fmt.Errorf("cluster: reset committed at index %d by %s, not applied here (applied %d): %w: %v",
+		return server.ResetResult{}, fmt.Errorf("cluster: reset committed at index %d by %s, not applied here (applied %d): %w: %w",
 			res.Index, id, n.fsm.appliedIndex(), server.ErrNoLeader, err)
 	}
 	return res, nil
