@@ -770,3 +770,65 @@ func BenchmarkHitReplication(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// A crashed follower restarted with its data dir (and its addresses)
+// rejoins without bootstrapping, catches up with the resets it missed, and
+// its log replay clears no hit that came after them.
+func TestClusterCrashedFollowerRestarts(t *testing.T) {
+	c := newTestCluster(t)
+	c.startThree()
+	leader := c.waitLeader(c.nodes...)
+	fs := c.followers(leader, c.nodes...)
+	gone, other := fs[0], fs[1]
+	ctx := context.Background()
+
+	hitEverywhere(t, "a", c.nodes...)
+	waitCount(t, "a", 3, c.nodes...)
+	if _, err := other.node.Reset(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, "a", 0, c.nodes...)
+	crash(gone.node)
+
+	// While it is down: a reset it misses, and hits after it.
+	live := []*testNode{leader, other}
+	hitEverywhere(t, "b", live...)
+	missed, err := other.node.Reset(ctx, "b", false)
+	if err != nil || !missed.Reset {
+		t.Fatalf("reset while a follower is down: %+v %v", missed, err)
+	}
+	hitEverywhere(t, "a", live...)
+	waitCount(t, "a", 2, live...)
+
+	back, err := c.start(gone.name, []string{leader.node.GossipAddr()}, gone.dataDir, func(cfg *Config) {
+		cfg.GossipAddr = gone.node.GossipAddr()
+		cfg.RaftAddr = gone.node.RaftAddr()
+	})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	nodes := []*testNode{leader, other, back}
+	c.waitVoters(3, nodes...)
+	waitUntil(t, "the restarted node catches up", func() error {
+		if got := back.node.AppliedIndex(); got < missed.Index {
+			return fmt.Errorf("applied %d < %d", got, missed.Index)
+		}
+		return nil
+	})
+	// Its own store starts empty; the hits of "a" after the replayed reset
+	// are not in it (they were sent while it was down), but new ones are
+	// merged, and the replayed resets clear none of them.
+	hitEverywhere(t, "a", nodes...)
+	waitUntil(t, "new hits on the restarted node", func() error {
+		if got := countOf(back, "a"); got != 3 {
+			return fmt.Errorf("counts %d", got)
+		}
+		return nil
+	})
+	if got := back.node.ResetsAppliedTotal(); got < 2 {
+		t.Fatalf("the restarted node applied %d resets, want both", got)
+	}
+	if got := countOf(leader, "a"); got != 5 {
+		t.Fatalf("leader counts %d of a, want 5 (2 while down + 3)", got)
+	}
+}
