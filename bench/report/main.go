@@ -39,10 +39,15 @@ func run(args []string, stderr io.Writer) int {
 	out := fs.String("out", "bench/RESULTS.md", "report `file` to write")
 	plots := fs.String("plots", "bench/plots", "`dir`ectory for the SVG plots")
 	cpuinfo := fs.String("cpuinfo", "/proc/cpuinfo", "`file` to read the CPU model from")
+	format := fs.String("format", "svg", "plot format: svg or png")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := write(*results, *out, *plots, *cpuinfo); err != nil {
+	if *format != "svg" && *format != "png" {
+		fmt.Fprintf(stderr, "report: --format %q: want svg or png\n", *format)
+		return 2
+	}
+	if err := write(*results, *out, *plots, *cpuinfo, *format); err != nil {
 		fmt.Fprintln(stderr, "report:", err)
 		return 1
 	}
@@ -110,7 +115,7 @@ func readLines(path string) []string {
 }
 
 // write reads the results and writes the report and its plots.
-func write(results, out, plots, cpuinfo string) error {
+func write(results, out, plots, cpuinfo, format string) error {
 	if st, err := os.Stat(results); err != nil || !st.IsDir() {
 		return fmt.Errorf("no results directory %s", results)
 	}
@@ -160,20 +165,28 @@ func write(results, out, plots, cpuinfo string) error {
 		rel = plots
 	}
 	rel = filepath.ToSlash(rel)
+	relResults, err := filepath.Rel(filepath.Dir(out), results)
+	if err != nil {
+		relResults = results
+	}
 	var images []string
 	if len(groups) > 0 {
-		if err := plotLatency(groups, filepath.Join(plots, "latency.svg")); err != nil {
+		ext := "." + format
+		if err := plotLatency(groups, filepath.Join(plots, "latency"+ext)); err != nil {
 			return err
 		}
-		if err := plotThroughput(groups, filepath.Join(plots, "throughput.svg")); err != nil {
+		if err := plotThroughput(groups, filepath.Join(plots, "throughput"+ext)); err != nil {
 			return err
 		}
-		images = append(images, "latency.svg", "throughput.svg")
+		if err := plotDecisions(groups, filepath.Join(plots, "decisions"+ext)); err != nil {
+			return err
+		}
+		images = append(images, "latency"+ext, "throughput"+ext, "decisions"+ext)
 		if len(rs) > 0 {
-			if err := plotRatios(rs, filepath.Join(plots, "ratios.svg")); err != nil {
+			if err := plotRatios(rs, filepath.Join(plots, "ratios"+ext)); err != nil {
 				return err
 			}
-			images = append(images, "ratios.svg")
+			images = append(images, "ratios"+ext)
 		}
 	}
 
@@ -189,7 +202,7 @@ func write(results, out, plots, cpuinfo string) error {
 		Notes:    readLines(filepath.Join(results, "notes.txt")),
 		PlotDir:  rel,
 		Images:   images,
-		Results:  results,
+		Results:  filepath.ToSlash(relResults),
 		Out:      out,
 	})
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {

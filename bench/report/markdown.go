@@ -106,13 +106,24 @@ func targets(d reportData) []target {
 	} else {
 		ts = append(ts, target{"3-node cluster, all nodes loaded", "no errors; throughput and p99 reported", "", "not measured"})
 	}
+	for _, b := range d.Benches {
+		if b.Name != "BenchmarkResetThroughFollower" {
+			continue
+		}
+		p50, ok50 := b.Median("p50-µs")
+		p99, ok99 := b.Median("p99-µs")
+		if ok50 && ok99 {
+			ts = append(ts, target{"reset latency through a follower (3 nodes, Go benchmark)", "reported",
+				fmt.Sprintf("p50 %s ms, p99 %s ms", ms(p50), ms(p99)), "reported"})
+		}
+	}
 	return ts
 }
 
 func writeReport(w io.Writer, d reportData) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("# ringlimit benchmark results\n\n")
-	p("Written by `bench/report` from the raw results in `%s` of one run of `make bench`\n", filepath.ToSlash(d.Results))
+	p("Written by `bench/report` from the raw results in [`%s`](%s) of one run of `make bench`\n", d.Results, d.Results)
 	p("(`bench/run.sh`). Re-run it on your machine to get your own numbers: absolute\n")
 	p("figures depend on the hardware; the ratios to the reference measured in the same\n")
 	p("run are what carries over.\n\n")
@@ -176,7 +187,7 @@ func writeReport(w io.Writer, d reportData) {
 		}
 		p("\n")
 		for _, img := range d.Images {
-			p("![%s](%s/%s)\n\n", strings.TrimSuffix(img, ".svg"), d.PlotDir, img)
+			p("![%s](%s/%s)\n\n", strings.TrimSuffix(img, filepath.Ext(img)), d.PlotDir, img)
 		}
 		p("<details><summary>Every run</summary>\n\n")
 		p("| file | label | loop | connections | keys | batch | seconds | requests | allowed | denied | errors | requests/s | p50 | p99 | p99.9 | max |\n")
@@ -206,7 +217,7 @@ func writeReport(w io.Writer, d reportData) {
 	if len(d.Benches) > 0 {
 		p("## Go benchmarks\n\n")
 		p("`go test -bench` on the hot path and the comparison libraries, in the same run.\n")
-		p("Medians over `-count` runs; the raw output in `%s/gobench*.txt` is\n", filepath.ToSlash(d.Results))
+		p("Medians over `-count` runs; the raw output in `%s/gobench-*.txt` is\n", d.Results)
 		p("benchstat-readable.\n\n")
 		pkg := "\x00"
 		for _, b := range d.Benches {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -31,6 +32,19 @@ func plotLatency(gs []*group, path string) error {
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
+	top, bottom := 0.0, math.Inf(1)
+	for _, g := range gs {
+		top = max(top, g.Max/1e3)
+		for _, v := range g.percentiles() {
+			if v > 0 {
+				bottom = min(bottom, v/1e3)
+			}
+		}
+	}
+	if top > 0 {
+		p.Y.Max = top * 8 // room for the legend above the lines
+		p.Y.Min = bottom / 1.5
+	}
 	for i, g := range gs {
 		pts := make(plotter.XYs, 0, len(percentileNames))
 		for j, v := range g.percentiles() {
@@ -56,44 +70,58 @@ func plotLatency(gs []*group, path string) error {
 	return save(p, 7*vg.Inch, 4.5*vg.Inch, path)
 }
 
-// plotThroughput draws requests/s and decisions/s of every group as bars.
-func plotThroughput(gs []*group, path string) error {
+// plotBars draws one value per group as labelled bars.
+func plotBars(gs []*group, title, ylabel string, value func(*group) float64, c color.Color, path string) error {
 	p := plot.New()
-	p.Title.Text = "Throughput by configuration (median of runs)"
-	p.Y.Label.Text = "per second"
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
 	names := make([]string, len(gs))
-	var req, dec plotter.Values
+	var vals plotter.Values
+	var top float64
 	for i, g := range gs {
 		names[i] = g.name()
-		req = append(req, g.ReqPerS)
-		dec = append(dec, g.DecPerS)
+		vals = append(vals, value(g))
+		top = max(top, value(g))
 	}
-	w := vg.Points(14)
-	br, err := plotter.NewBarChart(req, w)
+	bars, err := plotter.NewBarChart(vals, vg.Points(28))
 	if err != nil {
 		return err
 	}
-	br.Color = plotutil.Color(0)
-	br.LineStyle.Width = 0
-	br.Offset = -w / 2
-	bd, err := plotter.NewBarChart(dec, w)
+	bars.Color = c
+	bars.LineStyle.Width = 0
+	var xys plotter.XYs
+	var texts []string
+	for i, v := range vals {
+		xys = append(xys, plotter.XY{X: float64(i), Y: v})
+		texts = append(texts, num(v))
+	}
+	labels, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
 	if err != nil {
 		return err
 	}
-	bd.Color = plotutil.Color(1)
-	bd.LineStyle.Width = 0
-	bd.Offset = w / 2
-	p.Add(plotter.NewGrid(), br, bd)
-	p.Legend.Add("requests/s", br)
-	p.Legend.Add("decisions/s", bd)
-	p.Legend.Top = true
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].XAlign = -0.5 // centred on the bar
+		labels.TextStyle[i].YAlign = 0.2  // just above it
+	}
+	p.Add(plotter.NewGrid(), bars, labels)
 	p.NominalX(names...)
-	p.X.Tick.Label.Rotation = 0.35
-	p.X.Tick.Label.XAlign = -0.9
-	p.X.Tick.Label.YAlign = -0.6
-	p.Y.Min = 0
-	width := vg.Length(max(6, 1.3*float64(len(gs)))) * vg.Inch
-	return save(p, width, 4.5*vg.Inch, path)
+	p.X.Min, p.X.Max = -0.6, float64(len(gs))-0.4
+	p.Y.Min, p.Y.Max = 0, max(top*1.15, 1)
+	width := vg.Length(max(6, 1.4*float64(len(gs)))) * vg.Inch
+	return save(p, width, 4*vg.Inch, path)
+}
+
+// plotThroughput draws requests/s of every group.
+func plotThroughput(gs []*group, path string) error {
+	return plotBars(gs, "Requests per second by configuration (median of runs)", "requests/s",
+		func(g *group) float64 { return g.ReqPerS }, plotutil.Color(0), path)
+}
+
+// plotDecisions draws decisions/s (checks answered) of every group; a
+// batched request carries many.
+func plotDecisions(gs []*group, path string) error {
+	return plotBars(gs, "Decisions per second by configuration (median of runs)", "decisions/s",
+		func(g *group) float64 { return g.DecPerS }, plotutil.Color(1), path)
 }
 
 // plotRatios draws ringlimit/reference for throughput and p99 per round,
@@ -105,9 +133,12 @@ func plotRatios(rs []ratio, path string) error {
 	p.X.Label.Text = "round"
 	p.Add(plotter.NewGrid())
 	i := 0
+	top, rounds := 1.5, 1
 	for _, r := range rs {
 		var tp, p99 plotter.XYs
 		for k, rr := range r.Rounds {
+			top = max(top, rr.Throughput, rr.P99)
+			rounds = max(rounds, k+1)
 			tp = append(tp, plotter.XY{X: float64(k + 1), Y: rr.Throughput})
 			p99 = append(p99, plotter.XY{X: float64(k + 1), Y: rr.P99})
 		}
@@ -138,8 +169,14 @@ func plotRatios(rs []ratio, path string) error {
 		p.Add(f)
 		p.Legend.Add(t.name, f)
 	}
-	p.Y.Min = 0
-	p.X.Min = 0.5
+	// Room above the data for the legend; a tick per round.
+	p.Y.Min, p.Y.Max = 0, top*1.5
+	p.X.Min, p.X.Max = 0.5, float64(rounds)+0.5
+	var ticks []plot.Tick
+	for k := 1; k <= rounds; k++ {
+		ticks = append(ticks, plot.Tick{Value: float64(k), Label: fmt.Sprint(k)})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Legend.Top = true
 	return save(p, 7*vg.Inch, 4*vg.Inch, path)
 }

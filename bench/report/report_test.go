@@ -25,6 +25,8 @@ PASS
 ok  	github.com/ringlimit/ringlimit/window	12.3s
 pkg: github.com/ringlimit/ringlimit/server
 BenchmarkPostCheck 	 1000000	      1100 ns/op	       0 B/op	       0 allocs/op
+pkg: github.com/ringlimit/ringlimit/cluster
+BenchmarkResetThroughFollower-2 	     500	   2500000 ns/op	  1500 p50-µs	  4200 p99-µs	  9000 B/op	  100 allocs/op
 BenchmarkBroken-2 	 notanumber
 --- FAIL: BenchmarkOther
 `
@@ -34,8 +36,8 @@ func TestParseGoBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bs) != 3 {
-		t.Fatalf("got %d benchmarks, want 3", len(bs))
+	if len(bs) != 4 {
+		t.Fatalf("got %d benchmarks, want 4", len(bs))
 	}
 	c := bs[0]
 	if c.Pkg != "github.com/ringlimit/ringlimit/window" || c.Name != "BenchmarkCheck/keys=1" || c.Procs != 2 || len(c.Runs) != 3 {
@@ -127,10 +129,12 @@ func TestWriteReport(t *testing.T) {
 		"| 3-node cluster, all nodes loaded | no errors; throughput and p99 reported |  | not measured |",
 		"| single | ringlimit | 2 | 34,500 | 34,500 | 0 | 0.500 | 1.250 | 2.500 |",
 		"3-node cluster: skipped (no --join yet)",
-		"![latency](plots/latency.svg)", "![throughput](plots/throughput.svg)", "![ratios](plots/ratios.svg)",
+		"![latency](plots/latency.svg)", "![throughput](plots/throughput.svg)", "![ratios](plots/ratios.svg)", "![decisions](plots/decisions.svg)",
 		"### `github.com/ringlimit/ringlimit/window`",
 		"| Check/keys=1 (P=2) | 3 | 40.00 | 0 | 0 |",
 		"150.50 B/key",
+		"| reset latency through a follower (3 nodes, Go benchmark) | reported | p50 1.500 ms, p99 4.200 ms | reported |",
+		"Written by `bench/report` from the raw results in [`results`](results)",
 		"go test -run='^$' -bench=. -benchmem ./window/",
 	} {
 		if !strings.Contains(md, want) {
@@ -140,7 +144,7 @@ func TestWriteReport(t *testing.T) {
 	if t.Failed() {
 		t.Log(md)
 	}
-	for _, f := range []string{"latency.svg", "throughput.svg", "ratios.svg"} {
+	for _, f := range []string{"latency.svg", "throughput.svg", "decisions.svg", "ratios.svg"} {
 		svg, err := os.ReadFile(filepath.Join(plots, f))
 		if err != nil {
 			t.Fatal(err)
