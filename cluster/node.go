@@ -44,12 +44,13 @@ type Node struct {
 
 	lifecycle sync.Mutex // serialises Start and Close
 	started   atomic.Bool
+	up        atomic.Bool // Start succeeded: the fields below are set
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{}
 	wg        sync.WaitGroup
 
-	// Set by Start, then read-only.
+	// Set by Start, then read-only; read them only after up.Load().
 	raft       *raft.Raft
 	trans      *raft.NetworkTransport
 	bolt       *raftboltdb.BoltStore
@@ -239,6 +240,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.wg.Add(2)
 	go n.reconcileLoop()
 	go n.replicateLoop()
+	n.up.Store(true)
 	return nil
 }
 
@@ -390,8 +392,9 @@ func (n *Node) reconcile() {
 }
 
 // Close leaves the cluster gracefully: a leader first hands leadership
-// over (bounded by ResetTimeout), then the node leaves memberlist, and
-// shuts Raft and its stores down. It is safe to call more than once and on
+// over (bounded by ResetTimeout), then the node tells its peers it is
+// leaving (so the leader removes it from the Raft configuration at once),
+// leaves memberlist, and shuts Raft and its stores down. It is safe to call more than once and on
 // a node that was never started. A Close during Start waits for Start to
 // return (cancel Start's ctx to cut a join short).
 func (n *Node) Close() error {
@@ -454,12 +457,23 @@ func waitFuture(f raft.Future, d time.Duration) error {
 	}
 }
 
-// GossipAddr is the address memberlist advertises (host:port), once
-// started.
-func (n *Node) GossipAddr() string { return n.gossipAddr }
+// GossipAddr is the address memberlist advertises (host:port) once Start
+// succeeded, else "".
+func (n *Node) GossipAddr() string {
+	if !n.up.Load() {
+		return ""
+	}
+	return n.gossipAddr
+}
 
-// RaftAddr is the address of the Raft transport (host:port), once started.
-func (n *Node) RaftAddr() string { return n.raftAddr }
+// RaftAddr is the address of the Raft transport (host:port) once Start
+// succeeded, else "".
+func (n *Node) RaftAddr() string {
+	if !n.up.Load() {
+		return ""
+	}
+	return n.raftAddr
+}
 
 // ID is the node's ID (its memberlist name and Raft server ID).
 func (n *Node) ID() string { return n.cfg.NodeID }

@@ -51,7 +51,7 @@ func (n *Node) Reset(ctx context.Context, key string, forwarded bool) (server.Re
 }
 
 func (n *Node) reset(ctx context.Context, key string, forwarded bool) (server.ResetResult, error) {
-	if n.closed.Load() || !n.started.Load() || n.raft == nil {
+	if n.closed.Load() || !n.up.Load() {
 		return server.ResetResult{}, server.ErrStopped
 	}
 	if key == "" {

@@ -17,7 +17,7 @@ import (
 // those only in the Raft configuration (gossip state "unknown").
 func (n *Node) Status() server.ClusterStatus {
 	st := server.ClusterStatus{Node: n.cfg.NodeID, State: raft.Shutdown.String()}
-	if n.raft == nil {
+	if !n.up.Load() {
 		return st
 	}
 	_, leader := n.raft.LeaderWithID()
@@ -79,7 +79,7 @@ func (n *Node) Ready() error {
 	if n.closed.Load() {
 		return server.ErrStopped
 	}
-	if n.raft == nil {
+	if !n.up.Load() {
 		return fmt.Errorf("cluster: not started")
 	}
 	_, leader := n.raft.LeaderWithID()
@@ -110,18 +110,18 @@ func (n *Node) Members() int { return n.members.alive() }
 // RaftState is this node's Raft state as a number: 0 follower,
 // 1 candidate, 2 leader, 3 shutdown (raft.RaftState).
 func (n *Node) RaftState() int {
-	if n.raft == nil {
+	if !n.up.Load() {
 		return int(raft.Shutdown)
 	}
 	return int(n.raft.State())
 }
 
 // IsLeader reports whether this node is the Raft leader.
-func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.up.Load() && n.raft.State() == raft.Leader }
 
 // Term is the current Raft term.
 func (n *Node) Term() uint64 {
-	if n.raft == nil {
+	if !n.up.Load() {
 		return 0
 	}
 	return n.raft.CurrentTerm()
@@ -129,7 +129,7 @@ func (n *Node) Term() uint64 {
 
 // CommitIndex is the Raft commit index this node knows of.
 func (n *Node) CommitIndex() uint64 {
-	if n.raft == nil {
+	if !n.up.Load() {
 		return 0
 	}
 	return n.raft.CommitIndex()
