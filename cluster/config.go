@@ -56,8 +56,9 @@ type Config struct {
 
 	// HTTPAddr is the host:port other nodes use to reach this node's HTTP
 	// API, to forward resets to it when it leads. It is gossiped in the
-	// node metadata. --http-addr (the advertised form of the listen
-	// address). Required.
+	// node metadata. Required, with a host other nodes can dial (not
+	// 0.0.0.0 or ::): the listen address of --http-addr, or an advertised
+	// form of it when it listens on a wildcard.
 	HTTPAddr string
 
 	// RaftAddr is the host:port the Raft TCP transport binds.
@@ -196,6 +197,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.HTTPAddr == "" {
 		return cfg, errors.New("cluster: HTTPAddr is required (other nodes forward resets to it)")
+	}
+	if host, _, err := net.SplitHostPort(cfg.HTTPAddr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			return cfg, fmt.Errorf("cluster: HTTPAddr %q: other nodes dial it, so it needs a reachable host, not a wildcard", cfg.HTTPAddr)
+		}
 	}
 	if len(cfg.GossipKey) > 0 {
 		if err := memberlist.ValidateKey(cfg.GossipKey); err != nil {

@@ -44,6 +44,8 @@ func TestConfigRejects(t *testing.T) {
 	base := Config{NodeID: "n1", HTTPAddr: "127.0.0.1:8080"}
 	for name, edit := range map[string]func(*Config){
 		"no HTTPAddr":       func(c *Config) { c.HTTPAddr = "" },
+		"wildcard HTTPAddr": func(c *Config) { c.HTTPAddr = "0.0.0.0:8080" },
+		"empty HTTP host":   func(c *Config) { c.HTTPAddr = ":8080" },
 		"bad gossip addr":   func(c *Config) { c.GossipAddr = "nohostport" },
 		"bad raft addr":     func(c *Config) { c.RaftAddr = "1.2.3.4" },
 		"short gossip key":  func(c *Config) { c.GossipKey = []byte("short") },
