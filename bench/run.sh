@@ -95,8 +95,9 @@ start() {
 	LAST_PID=$!
 }
 
-# free_port: prints a TCP port on 127.0.0.1 that nothing listens on and
-# that this script has not handed out yet.
+# free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens
+# on and that this script has not handed out yet. (Not $(free_port): the
+# list of ports handed out must survive the call.)
 USED_PORTS=" "
 free_port() {
 	local p i
@@ -105,7 +106,7 @@ free_port() {
 		[[ $USED_PORTS == *" $p "* ]] && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			USED_PORTS+="$p "
-			echo "$p"
+			printf -v "$1" '%s' "$p"
 			return 0
 		fi
 	done
@@ -146,6 +147,10 @@ wait_ready() {
 	die "$name was not ready on $host:$port within ${secs}s (log above)"
 }
 
+# console: shows go test -bench output without the benchmarks' indented
+# log lines (they stay in the raw file).
+console() { grep -v -e '^[[:space:]]' -e '^--- BENCH' || true; }
+
 record() { printf '%s\n' "$*" >>"$RESULTS/commands.txt"; }
 note() {
 	printf '%s\n' "$*" >>"$RESULTS/notes.txt"
@@ -174,11 +179,11 @@ GOBENCH_STR="go test -run='^\$' -bench=. -benchmem -benchtime=$BENCH_GO_TIME -co
 if [[ $BENCH_SKIP_GO != 1 ]]; then
 	log "Go benchmarks: window, server"
 	record "$GOBENCH_STR ./window/ ./server/"
-	"${GOBENCH[@]}" ./window/ ./server/ | tee "$RESULTS/gobench-main.txt"
+	"${GOBENCH[@]}" ./window/ ./server/ | tee "$RESULTS/gobench-1-main.txt" | console
 	if [[ -d bench/compare ]]; then
 		log "Go benchmarks: comparison libraries (bench/compare)"
 		record "(cd bench/compare && $GOBENCH_STR .)"
-		(cd bench/compare && "${GOBENCH[@]}" .) | tee "$RESULTS/gobench-compare.txt"
+		(cd bench/compare && "${GOBENCH[@]}" .) | tee "$RESULTS/gobench-2-compare.txt" | console
 	else
 		note "bench/compare does not exist: no comparison-library benchmarks in this run."
 	fi
@@ -190,6 +195,7 @@ fi
 log "building ringlimit, the reference server and the load generator"
 BIN=$WORK/bin
 mkdir -p "$BIN"
+record "go build -o ringlimit ./cmd/ringlimit && go build -o refserver ./bench/refserver/cmd/refserver && go build -o loadgen ./bench/loadgen/cmd/loadgen"
 go build -o "$BIN/ringlimit" ./cmd/ringlimit ||
 	die "cannot build ./cmd/ringlimit: the ringlimit binary is needed for the load runs"
 go build -o "$BIN/refserver" ./bench/refserver/cmd/refserver
@@ -232,11 +238,12 @@ COMMON=(--connections "$BENCH_CONNECTIONS" --keys "$BENCH_KEYS" --duration "$BEN
 # ---- 3. single node vs the reference -------------------------------------------
 if [[ $BENCH_SKIP_LOAD != 1 ]]; then
 	log "single node against the bare fasthttp reference"
-	REF_PORT=$(free_port)
+	free_port REF_PORT
+	record "refserver --addr 127.0.0.1:$REF_PORT"
 	start refserver "$BIN/refserver" --addr "127.0.0.1:$REF_PORT"
 	REF_PID=$LAST_PID
 	wait_ready refserver "$REF_PID" 127.0.0.1 "$REF_PORT" -
-	RL_PORT=$(free_port)
+	free_port RL_PORT
 	record "ringlimit serve --http-addr 127.0.0.1:$RL_PORT --log-level warn"
 	start ringlimit "$BIN/ringlimit" serve --http-addr "127.0.0.1:$RL_PORT" --log-level warn
 	RL_PID=$LAST_PID
@@ -263,11 +270,11 @@ elif [[ $SERVE_HELP != *--join* ]]; then
 	note "3-node cluster skipped: 'ringlimit serve --help' does not mention --join yet (the cluster flags are not wired into cmd/ringlimit)."
 else
 	log "3-node cluster, every node loaded"
-	HTTP=() GOSSIP=() RAFT=()
-	for n in 1 2 3; do
-		HTTP+=("$(free_port)")
-		GOSSIP+=("$(free_port)")
-		RAFT+=("$(free_port)")
+	HTTP=() GOSSIP=() RAFT=() NODE_PIDS=()
+	for n in 0 1 2; do
+		free_port port && HTTP[n]=$port
+		free_port port && GOSSIP[n]=$port
+		free_port port && RAFT[n]=$port
 	done
 	for n in 0 1 2; do
 		args=(serve --node-id "n$((n + 1))" --http-addr "127.0.0.1:${HTTP[n]}"
@@ -293,7 +300,7 @@ if [[ $BENCH_SKIP_CLUSTER != 1 && $BENCH_SKIP_GO != 1 ]]; then
 	if grep -qs '^func Benchmark' cluster/*_test.go; then
 		log "Go benchmarks: cluster (reset latency through a follower, hit replication)"
 		record "$GOBENCH_STR ./cluster/"
-		"${GOBENCH[@]}" ./cluster/ | tee "$RESULTS/gobench-cluster.txt"
+		"${GOBENCH[@]}" ./cluster/ | tee "$RESULTS/gobench-3-cluster.txt" | console
 	else
 		note "cluster/ has no Go benchmarks yet: no reset-latency figure in this run."
 	fi

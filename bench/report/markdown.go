@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,7 +49,7 @@ func metric(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
-	case v >= 1000:
+	case v >= 1000 || v == math.Trunc(v):
 		return num(v)
 	case v >= 1:
 		return strconv.FormatFloat(v, 'f', 2, 64)

@@ -131,7 +131,7 @@ func TestWriteReport(t *testing.T) {
 		"3-node cluster: skipped (no --join yet)",
 		"![latency](plots/latency.svg)", "![throughput](plots/throughput.svg)", "![ratios](plots/ratios.svg)", "![decisions](plots/decisions.svg)",
 		"### `github.com/ringlimit/ringlimit/window`",
-		"| Check/keys=1 (P=2) | 3 | 40.00 | 0 | 0 |",
+		"| Check/keys=1 (P=2) | 3 | 40 | 0 | 0 |", "| BytesPerKey/mode=slots (P=2) | 1 | 1,234,567,890 |  |  | 150.50 B/key |",
 		"150.50 B/key",
 		"| reset latency through a follower (3 nodes, Go benchmark) | reported | p50 1.500 ms, p99 4.200 ms | reported |",
 		"Written by `bench/report` from the raw results in [`results`](results)",
