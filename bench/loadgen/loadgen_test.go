@@ -396,7 +396,7 @@ func TestRunSpreadsOverTargets(t *testing.T) {
 func TestProgressLine(t *testing.T) {
 	addr := startRef(t)
 	var buf syncBuffer
-	s, err := Run(t.Context(), Options{Addrs: []string{addr}, Connections: 2, Duration: 350 * time.Millisecond,
+	s, err := Run(t.Context(), Options{Addrs: []string{addr}, Connections: 2, Duration: 600 * time.Millisecond,
 		Rate: 1000, Progress: &buf, ProgressInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -37,11 +37,15 @@ type Summary struct {
 	ElapsedS float64 `json:"elapsed_s"`
 	// Stopped says why the run ended: duration, requests, canceled or
 	// "time cap".
-	Stopped      string            `json:"stopped"`
-	Requests     uint64            `json:"requests"`
-	Allowed      uint64            `json:"allowed"`
-	Denied       uint64            `json:"denied"`
-	Errors       uint64            `json:"errors"`
+	Stopped  string `json:"stopped"`
+	Requests uint64 `json:"requests"`
+	Allowed  uint64 `json:"allowed"`
+	Denied   uint64 `json:"denied"`
+	Errors   uint64 `json:"errors"`
+	// ErrorsByKind splits Errors: "connect" (no connection), "timeout"
+	// (no answer within Options.Timeout), "closed" (the server closed or
+	// reset the connection), "bad_body" (a 200 without the decisions
+	// asked for), "http_NNN" (an unexpected status), "other".
 	ErrorsByKind map[string]uint64 `json:"errors_by_kind"`
 	// RequestsPerS and DecisionsPerS are throughputs over ElapsedS.
 	RequestsPerS  float64 `json:"requests_per_s"`
