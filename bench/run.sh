@@ -191,7 +191,7 @@ else
 	note "Go benchmarks skipped (BENCH_SKIP_GO=1)."
 fi
 
-# ---- 2. build ------------------------------------------------------------------
+# ---- build ---------------------------------------------------------------------
 log "building ringlimit, the reference server and the load generator"
 BIN=$WORK/bin
 mkdir -p "$BIN"
@@ -235,7 +235,7 @@ load() {
 
 COMMON=(--connections "$BENCH_CONNECTIONS" --keys "$BENCH_KEYS" --duration "$BENCH_TIME" --warmup "$BENCH_WARMUP")
 
-# ---- 3. single node vs the reference -------------------------------------------
+# ---- 2. single node vs the reference -------------------------------------------
 if [[ $BENCH_SKIP_LOAD != 1 ]]; then
 	log "single node against the bare fasthttp reference"
 	free_port REF_PORT
@@ -263,7 +263,7 @@ else
 	note "single-node load runs skipped (BENCH_SKIP_LOAD=1)."
 fi
 
-# ---- 4. 3-node cluster -----------------------------------------------------------
+# ---- 3. 3-node cluster -----------------------------------------------------------
 if [[ $BENCH_SKIP_CLUSTER == 1 ]]; then
 	note "3-node cluster skipped (BENCH_SKIP_CLUSTER=1)."
 elif [[ $SERVE_HELP != *--join* ]]; then
@@ -306,7 +306,7 @@ if [[ $BENCH_SKIP_CLUSTER != 1 && $BENCH_SKIP_GO != 1 ]]; then
 	fi
 fi
 
-# ---- 5. report ---------------------------------------------------------------------
+# ---- 4. report ---------------------------------------------------------------------
 log "writing $OUT"
 abs() { case $1 in /*) echo "$1" ;; *) echo "$ROOT/$1" ;; esac }
 (cd bench/report && go run . --results "$(abs "$RESULTS")" --out "$(abs "$OUT")" --plots "$(abs "$PLOTS")")
