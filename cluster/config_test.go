@@ -100,10 +100,12 @@ func TestHCLogAdapter(t *testing.T) {
 	l.Named("raft").With("peer", "n2").Warn("failed to contact", "err", "boom")
 	l.Trace("hidden")
 	l.StandardLogger(nil).Printf("[ERR] memberlist: oops")
+	l.Info("initial configuration", "servers", hclog.Fmt("%+v", []struct{ ID string }{{"n1"}}))
 	out := buf.String()
 	for _, want := range []string{
 		`level=WARN msg="failed to contact" peer=n2 err=boom logger=raft`,
 		`level=ERROR msg=oops`,
+		`msg="initial configuration" servers=[{ID:n1}]`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

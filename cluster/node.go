@@ -230,7 +230,7 @@ func (n *Node) start(ctx context.Context) error {
 	n.ml = ml
 	ln := ml.LocalNode()
 	n.gossipAddr = net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
-	n.logger.Info("gossip: listening", "gossip_addr", n.GossipAddr(), "http_addr", cfg.HTTPAddr)
+	n.logger.Info("gossip: listening", "gossip_addr", n.gossipAddr, "http_addr", cfg.HTTPAddr)
 
 	if len(cfg.Join) > 0 {
 		if err := n.join(ctx); err != nil {
