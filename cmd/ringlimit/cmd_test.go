@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,6 +42,38 @@ func TestServeConfig(t *testing.T) {
 				return c.HTTPAddr == "127.0.0.1:10" && c.DefaultLimit == 8 && c.DefaultWindow == 2*time.Minute &&
 					c.AdminToken == "env-tok" && c.MaxKeys == 50 && c.LogFormat == "json" && c.SweepInterval == 250*time.Millisecond &&
 					c.MaxConnsPerIP == 3
+			}},
+		{"cluster defaults", nil, nil, func(c serveConfig) bool {
+			h, _ := os.Hostname()
+			return c.NodeID == h && c.GossipAddr == "127.0.0.1:7946" && c.RaftAddr == "127.0.0.1:7947" &&
+				c.dataDir() == filepath.Join("data", h) && c.Join == "" && c.MaxVoters == 5 && c.GossipProfile == "lan" &&
+				c.JoinTimeout == 30*time.Second && c.SyncInterval == 5*time.Millisecond && c.ReapAfter == 30*time.Minute &&
+				c.RaftHeartbeatTimeout == time.Second && c.RaftElectionTimeout == time.Second &&
+				c.RaftLeaseTimeout == 500*time.Millisecond && c.RaftCommitTimeout == 50*time.Millisecond &&
+				c.HTTPAdvertiseAddr == "" && c.GossipKey == "" && c.windowConfig().RecordHits
+		}},
+		{"cluster flags", []string{"--node-id", "n7", "--gossip-addr", "127.0.0.1:17946", "--advertise-addr", "10.0.0.7:7946",
+			"--join", "127.0.0.1:1, 127.0.0.1:2,", "--join-timeout", "3s", "--gossip-key", testGossipKey, "--raft-addr", "127.0.0.1:17947",
+			"--raft-advertise-addr", "10.0.0.7:7947", "--data-dir", "/var/lib/rl", "--max-voters", "3", "--reap-after", "1h",
+			"--sync-interval", "2ms", "--floor-retention", "2h", "--raft-heartbeat-timeout", "300ms", "--raft-election-timeout", "400ms",
+			"--raft-lease-timeout", "150ms", "--raft-commit-timeout", "10ms", "--gossip-profile", "local",
+			"--http-addr", "0.0.0.0:8001", "--http-advertise-addr", "10.0.0.7:8001"}, nil,
+			func(c serveConfig) bool {
+				return c.NodeID == "n7" && c.GossipAddr == "127.0.0.1:17946" && c.AdvertiseAddr == "10.0.0.7:7946" &&
+					strings.Join(c.joinList(), " ") == "127.0.0.1:1 127.0.0.1:2" && c.JoinTimeout == 3*time.Second &&
+					c.RaftAddr == "127.0.0.1:17947" && c.RaftAdvertiseAddr == "10.0.0.7:7947" && c.dataDir() == "/var/lib/rl" &&
+					c.MaxVoters == 3 && c.ReapAfter == time.Hour && c.SyncInterval == 2*time.Millisecond && c.FloorRetention == 2*time.Hour &&
+					c.RaftHeartbeatTimeout == 300*time.Millisecond && c.RaftElectionTimeout == 400*time.Millisecond &&
+					c.RaftLeaseTimeout == 150*time.Millisecond && c.RaftCommitTimeout == 10*time.Millisecond &&
+					c.GossipProfile == "local" && c.HTTPAdvertiseAddr == "10.0.0.7:8001"
+			}},
+		{"cluster environment", nil, map[string]string{"RINGLIMIT_NODE_ID": "env-node", "RINGLIMIT_JOIN": "127.0.0.1:7946",
+			"RINGLIMIT_GOSSIP_KEY": testGossipKey, "RINGLIMIT_DATA_DIR": "/tmp/d", "RINGLIMIT_MAX_VOTERS": "7",
+			"RINGLIMIT_RAFT_LEASE_TIMEOUT": "100ms", "RINGLIMIT_GOSSIP_PROFILE": "local", "RINGLIMIT_HTTP_ADVERTISE_ADDR": "127.0.0.2:8001"},
+			func(c serveConfig) bool {
+				return c.NodeID == "env-node" && c.Join == "127.0.0.1:7946" && c.GossipKey == testGossipKey && c.DataDir == "/tmp/d" &&
+					c.MaxVoters == 7 && c.RaftLeaseTimeout == 100*time.Millisecond && c.GossipProfile == "local" &&
+					c.HTTPAdvertiseAddr == "127.0.0.2:8001"
 			}},
 		{"a flag wins over the environment", []string{"--default-limit", "9", "--admin-token="},
 			map[string]string{"RINGLIMIT_DEFAULT_LIMIT": "8", "RINGLIMIT_DEFAULT_WINDOW": "2m", "RINGLIMIT_ADMIN_TOKEN": "env-tok"},
@@ -80,6 +113,20 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"bad log format", nil, map[string]string{"RINGLIMIT_LOG_FORMAT": "xml"}, "--log-format"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+		{"wildcard http without advertise", []string{"--http-addr", "0.0.0.0:8001"}, nil, "set --http-advertise-addr"},
+		{"empty-host http without advertise", []string{"--http-addr", ":8001"}, nil, "set --http-advertise-addr"},
+		{"wildcard http advertise", []string{"--http-addr", "[::]:8001", "--http-advertise-addr", "0.0.0.0:8001"}, nil, "--http-advertise-addr"},
+		{"wildcard raft without advertise", []string{"--raft-addr", "0.0.0.0:7947"}, nil, "set --raft-advertise-addr"},
+		{"bad gossip addr", []string{"--gossip-addr", "nowhere"}, nil, "--gossip-addr"},
+		{"bad join", nil, map[string]string{"RINGLIMIT_JOIN": "127.0.0.1:7946,nowhere"}, "--join"},
+		{"gossip key not base64", []string{"--gossip-key", "not*base64"}, nil, "--gossip-key"},
+		{"gossip key too short", []string{"--gossip-key", "c2hvcnQ="}, nil, "--gossip-key"},
+		{"bad gossip profile", []string{"--gossip-profile", "wan"}, nil, "--gossip-profile"},
+		{"zero voters", []string{"--max-voters", "0"}, nil, "--max-voters"},
+		{"empty node id", []string{"--node-id", ""}, nil, "--node-id"},
+		{"heartbeat too short", []string{"--raft-heartbeat-timeout", "1ms"}, nil, "--raft-heartbeat-timeout"},
+		{"lease over heartbeat", []string{"--raft-heartbeat-timeout", "300ms", "--raft-lease-timeout", "400ms"}, nil, "--raft-lease-timeout"},
+		{"zero sync interval", []string{"--sync-interval", "0s"}, nil, "--sync-interval"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,6 +141,26 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(stderr, "unknown command") {
 		t.Errorf("unknown command: %d %q", code, stderr)
+	}
+}
+
+// testGossipKey is a valid --gossip-key (32 bytes, base64).
+const testGossipKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+// TestClusterConfig checks that the flags reach cluster.Config, and that
+// --reset-timeout and --admin-token feed both the server and the cluster.
+func TestClusterConfig(t *testing.T) {
+	c, err := serveConfigOf(t, nil, "--node-id", "n1", "--join", "127.0.0.1:1,127.0.0.1:2", "--gossip-key", testGossipKey,
+		"--reset-timeout", "3s", "--admin-token", "tok", "--raft-lease-timeout", "200ms", "--max-voters", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := c.clusterConfig("127.0.0.1:8001", nil)
+	sc := c.serverConfig(nil, nil, nil)
+	if cc.NodeID != "n1" || len(cc.Join) != 2 || len(cc.GossipKey) != 32 || cc.HTTPAddr != "127.0.0.1:8001" ||
+		cc.DataDir != filepath.Join("data", "n1") || cc.MaxVoters != 3 || cc.LeaderLeaseTimeout != 200*time.Millisecond ||
+		cc.ResetTimeout != 3*time.Second || sc.ResetTimeout != 3*time.Second || cc.AdminToken != "tok" || sc.AdminToken != "tok" {
+		t.Errorf("cluster %+v, server %+v", cc, sc)
 	}
 }
 
@@ -160,7 +227,7 @@ func TestOperatorCommands(t *testing.T) {
 	})
 	t.Run("reset", func(t *testing.T) {
 		code, out, _ := cli(t, env, "reset", "odd key/with%stuff?")
-		if code != 0 || out != "reset odd key/with%stuff?: cleared (commit index 0)\n" {
+		if code != 0 || !regexp.MustCompile(`^reset odd key/with%stuff\?: cleared \(commit index [1-9][0-9]*\)\n$`).MatchString(out) {
 			t.Errorf("reset: %d %q", code, out)
 		}
 		code, out, _ = cli(t, env, "reset", "odd key/with%stuff?", "--json")
@@ -176,8 +243,10 @@ func TestOperatorCommands(t *testing.T) {
 		code, out, _ := cli(t, env, "status")
 		h, _ := os.Hostname()
 		host := regexp.QuoteMeta(h)
+		gossip, raft := regexp.QuoteMeta(m.node.GossipAddr()), regexp.QuoteMeta(m.node.RaftAddr())
 		for _, want := range []string{`node\s+` + host, `state\s+Leader`, `leader\s+` + host + ` \(` + m.HTTPAddr() + `\)`,
-			`MEMBER\s+HTTP\s+GOSSIP\s+RAFT\s+GOSSIP STATE\s+SUFFRAGE`, host + `\s+` + m.HTTPAddr() + `\s+-\s+-\s+alive\s+Voter`} {
+			`raft\s+term [1-9]\d*, commit index [1-9]\d*, applied index [1-9]\d*\n`,
+			`MEMBER\s+HTTP\s+GOSSIP\s+RAFT\s+GOSSIP STATE\s+SUFFRAGE`, host + `\s+` + m.HTTPAddr() + `\s+` + gossip + `\s+` + raft + `\s+alive\s+Voter`} {
 			if code != 0 || !regexp.MustCompile(want).MatchString(out) {
 				t.Errorf("status lacks %q: %d\n%s", want, code, out)
 			}
@@ -266,10 +335,11 @@ func TestSweep(t *testing.T) {
 // ends, as a signal would end it.
 func TestRunServeCancel(t *testing.T) {
 	ctx, cancel := contextWithCancel()
+	dir := t.TempDir()
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--http-addr", "127.0.0.1:0", "--log-level", "debug"}, &syncBuffer{}, stderr, noEnv)
+		done <- run(ctx, append(append([]string{"serve"}, nodeArgs(dir)...), "--log-level", "debug"), &syncBuffer{}, stderr, noEnv)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(stderr.String(), "ringlimit serving") {

@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/ringlimit/ringlimit/cluster"
 	"github.com/ringlimit/ringlimit/server"
 	"github.com/ringlimit/ringlimit/window"
 )
@@ -43,6 +48,27 @@ type serveConfig struct {
 	AdminToken      string
 	LogLevel        string
 	LogFormat       string
+
+	// The cluster.
+	HTTPAdvertiseAddr    string
+	NodeID               string
+	GossipAddr           string
+	AdvertiseAddr        string
+	Join                 string // comma-separated host:port list
+	JoinTimeout          time.Duration
+	GossipKey            string // base64
+	GossipProfile        string
+	RaftAddr             string
+	RaftAdvertiseAddr    string
+	DataDir              string
+	MaxVoters            int
+	ReapAfter            time.Duration
+	SyncInterval         time.Duration
+	FloorRetention       time.Duration
+	RaftHeartbeatTimeout time.Duration
+	RaftElectionTimeout  time.Duration
+	RaftLeaseTimeout     time.Duration
+	RaftCommitTimeout    time.Duration
 }
 
 // flags defines the flags of `ringlimit serve` on fs, with their defaults.
@@ -72,8 +98,36 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "`level` of logs: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "`format` of logs on stderr: text or json")
 
-	// The cluster's flags (--node-id, --gossip-addr, --raft-addr, --join,
-	// --data-dir, ...) are added here.
+	// The cluster: membership (memberlist), resets (Raft), hit replication.
+	fs.StringVar(&c.HTTPAdvertiseAddr, "http-advertise-addr", "", "`host:port` other nodes reach this node's HTTP API at, to forward resets (default: the bound --http-addr; required when it listens on a wildcard)")
+	fs.StringVar(&c.NodeID, "node-id", hostname(), "`name` of this node, unique in the cluster and stable across restarts")
+	fs.StringVar(&c.GossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "`host:port` memberlist binds, TCP and UDP (port 0 picks a free port)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "`host:port` other nodes reach --gossip-addr at, when it differs (NAT, a wildcard bind)")
+	fs.StringVar(&c.Join, "join", "", "gossip `host:port[,host:port...]` of members to join; none: a one-node cluster bootstraps in --data-dir (restart a node that was in a cluster with --join)")
+	fs.DurationVar(&c.JoinTimeout, "join-timeout", cluster.DefaultJoinTimeout, "time --join keeps retrying until a member answers")
+	fs.StringVar(&c.GossipKey, "gossip-key", "", "base64 `key` of 16, 24 or 32 bytes encrypting gossip and hit packets; every node needs the same (default: no encryption)")
+	fs.StringVar(&c.GossipProfile, "gossip-profile", "lan", "memberlist `timing`: lan, or local (faster failure detection, for one machine)")
+	fs.StringVar(&c.RaftAddr, "raft-addr", cluster.DefaultRaftAddr, "`host:port` the Raft transport binds (port 0 picks a free port)")
+	fs.StringVar(&c.RaftAdvertiseAddr, "raft-advertise-addr", "", "`host:port` other nodes reach --raft-addr at (required when it binds a wildcard)")
+	fs.StringVar(&c.DataDir, "data-dir", "", "`dir`ectory of the Raft log and snapshots (default: ./data/<node-id>)")
+	fs.IntVar(&c.MaxVoters, "max-voters", cluster.DefaultMaxVoters, "Raft voters the leader keeps; later members join as non-voters")
+	fs.DurationVar(&c.ReapAfter, "reap-after", cluster.DefaultReapAfter, "time a failed (not left) member stays in the Raft configuration")
+	fs.DurationVar(&c.SyncInterval, "sync-interval", cluster.DefaultSyncInterval, "how often a node sends its hits to its peers")
+	fs.DurationVar(&c.FloorRetention, "floor-retention", cluster.DefaultFloorRetention, "how long a reset's floor is kept in snapshots; at least the longest window in use")
+	fs.DurationVar(&c.RaftHeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "time without a leader's contact before a follower calls an election")
+	fs.DurationVar(&c.RaftElectionTimeout, "raft-election-timeout", time.Second, "time a candidate waits for votes")
+	fs.DurationVar(&c.RaftLeaseTimeout, "raft-lease-timeout", 500*time.Millisecond, "time a leader keeps leading without reaching a quorum (at most --raft-heartbeat-timeout)")
+	fs.DurationVar(&c.RaftCommitTimeout, "raft-commit-timeout", cluster.DefaultCommitTimeout, "time the leader waits without new entries before telling followers the commit index")
+}
+
+// hostname is the default node ID: the host name, or "" when unknown
+// (then --node-id is required).
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // validate reports the first setting out of its range.
@@ -111,7 +165,102 @@ func (c *serveConfig) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
+	return c.validateCluster()
+}
+
+// validateCluster checks the cluster's settings; cluster.New checks them
+// again, but a usage error here names the flag.
+func (c *serveConfig) validateCluster() error {
+	if c.NodeID == "" {
+		return errors.New("--node-id: required (the host name is unknown)")
+	}
+	if wildcard(c.HTTPAddr) && c.HTTPAdvertiseAddr == "" {
+		return fmt.Errorf("--http-addr %q listens on every interface: set --http-advertise-addr to the host:port other nodes reach this node's HTTP API at", c.HTTPAddr)
+	}
+	if c.HTTPAdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAdvertiseAddr); err != nil || wildcard(c.HTTPAdvertiseAddr) {
+			return fmt.Errorf("--http-advertise-addr %q: want a host:port other nodes can dial", c.HTTPAdvertiseAddr)
+		}
+	}
+	for _, a := range []struct{ name, v string }{
+		{"gossip-addr", c.GossipAddr}, {"advertise-addr", c.AdvertiseAddr},
+		{"raft-addr", c.RaftAddr}, {"raft-advertise-addr", c.RaftAdvertiseAddr},
+	} {
+		if a.v == "" && (a.name == "gossip-addr" || a.name == "raft-addr") {
+			return fmt.Errorf("--%s: required", a.name)
+		}
+		if a.v != "" {
+			if _, _, err := net.SplitHostPort(a.v); err != nil {
+				return fmt.Errorf("--%s %q: want host:port", a.name, a.v)
+			}
+		}
+	}
+	if wildcard(c.RaftAddr) && c.RaftAdvertiseAddr == "" {
+		return fmt.Errorf("--raft-addr %q binds every interface: set --raft-advertise-addr to the host:port other nodes reach it at", c.RaftAddr)
+	}
+	for _, j := range c.joinList() {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			return fmt.Errorf("--join %q: want host:port[,host:port...]", c.Join)
+		}
+	}
+	if _, err := cluster.ParseGossipKey(c.GossipKey); err != nil {
+		return fmt.Errorf("--gossip-key: %w", err)
+	}
+	if c.GossipProfile != "lan" && c.GossipProfile != "local" {
+		return fmt.Errorf("--gossip-profile %q: want lan or local", c.GossipProfile)
+	}
+	if c.MaxVoters < 1 {
+		return fmt.Errorf("--max-voters %d: want 1 or more", c.MaxVoters)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		min  time.Duration
+	}{{"join-timeout", c.JoinTimeout, time.Millisecond}, {"reap-after", c.ReapAfter, time.Millisecond},
+		{"sync-interval", c.SyncInterval, 100 * time.Microsecond}, {"floor-retention", c.FloorRetention, time.Millisecond},
+		// hashicorp/raft's own lower bounds (raft.ValidateConfig).
+		{"raft-heartbeat-timeout", c.RaftHeartbeatTimeout, 5 * time.Millisecond},
+		{"raft-election-timeout", c.RaftElectionTimeout, 5 * time.Millisecond},
+		{"raft-lease-timeout", c.RaftLeaseTimeout, 5 * time.Millisecond},
+		{"raft-commit-timeout", c.RaftCommitTimeout, time.Millisecond}} {
+		if d.v < d.min {
+			return fmt.Errorf("--%s %s: want at least %s", d.name, d.v, d.min)
+		}
+	}
+	if c.RaftLeaseTimeout > c.RaftHeartbeatTimeout {
+		return fmt.Errorf("--raft-lease-timeout %s: want at most --raft-heartbeat-timeout (%s)", c.RaftLeaseTimeout, c.RaftHeartbeatTimeout)
+	}
 	return nil
+}
+
+// wildcard reports whether a host:port has an empty or unspecified host
+// (":8001", "0.0.0.0:8001", "[::]:8001"), which other nodes cannot dial.
+func wildcard(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
+}
+
+// joinList is --join split at commas, blanks dropped.
+func (c *serveConfig) joinList() []string {
+	var out []string
+	for _, j := range strings.Split(c.Join, ",") {
+		if j = strings.TrimSpace(j); j != "" {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// dataDir is --data-dir, or ./data/<node-id> by default.
+func (c *serveConfig) dataDir() string {
+	if c.DataDir != "" {
+		return c.DataDir
+	}
+	return filepath.Join("data", c.NodeID)
 }
 
 func (c *serveConfig) windowConfig() window.Config {
@@ -120,10 +269,42 @@ func (c *serveConfig) windowConfig() window.Config {
 		DefaultLimit:  c.DefaultLimit,
 		DefaultWindow: c.DefaultWindow,
 		MaxKeys:       c.MaxKeys,
+		RecordHits:    true, // the cluster sends every admitted hit to the peers
 	}
 }
 
-func (c *serveConfig) serverConfig(log *slog.Logger, now func() time.Time) server.Config {
+// clusterConfig is the cluster's configuration; httpAddr is where peers
+// reach this node's HTTP API (--http-advertise-addr, or the bound
+// --http-addr).
+func (c *serveConfig) clusterConfig(httpAddr string, observeReset func(time.Duration, error)) cluster.Config {
+	key, _ := cluster.ParseGossipKey(c.GossipKey) // checked by validate
+	return cluster.Config{
+		NodeID:             c.NodeID,
+		GossipAddr:         c.GossipAddr,
+		AdvertiseAddr:      c.AdvertiseAddr,
+		Join:               c.joinList(),
+		JoinTimeout:        c.JoinTimeout,
+		GossipKey:          key,
+		HTTPAddr:           httpAddr,
+		RaftAddr:           c.RaftAddr,
+		RaftAdvertiseAddr:  c.RaftAdvertiseAddr,
+		DataDir:            c.dataDir(),
+		MaxVoters:          c.MaxVoters,
+		ReapAfter:          c.ReapAfter,
+		ResetTimeout:       c.ResetTimeout,
+		AdminToken:         c.AdminToken,
+		SyncInterval:       c.SyncInterval,
+		FloorRetention:     c.FloorRetention,
+		HeartbeatTimeout:   c.RaftHeartbeatTimeout,
+		ElectionTimeout:    c.RaftElectionTimeout,
+		LeaderLeaseTimeout: c.RaftLeaseTimeout,
+		CommitTimeout:      c.RaftCommitTimeout,
+		GossipProfile:      c.GossipProfile,
+		ObserveReset:       observeReset,
+	}
+}
+
+func (c *serveConfig) serverConfig(log *slog.Logger, now func() time.Time, set *metrics.Set) server.Config {
 	return server.Config{
 		Addr:            c.HTTPAddr,
 		MaxBodyBytes:    c.MaxBodyBytes,
@@ -137,6 +318,7 @@ func (c *serveConfig) serverConfig(log *slog.Logger, now func() time.Time) serve
 		AdminToken:      c.AdminToken,
 		Logger:          log,
 		Now:             now,
+		Metrics:         set,
 	}
 }
 

@@ -2,7 +2,9 @@
 // one (`ringlimit check|counters|reset|status`).
 //
 // It only wires: flags and RINGLIMIT_* environment variables become
-// window.Config and server.Config, and Main runs them.
+// window.Config, cluster.Config and server.Config, and Main runs them.
+// `ringlimit serve` without --join is a one-node cluster that bootstraps
+// its Raft log in --data-dir; other nodes join it with --join.
 package main
 
 import (
@@ -98,8 +100,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, lookupEnv fu
 	defer stop()
 	m := NewMain(cfg, log)
 	if err := m.Run(ctx); err != nil {
-		log.Error("cannot start", "error", err)
 		m.Close() //nolint:errcheck // already failing
+		if ctx.Err() != nil {
+			log.Info("stopped while starting", "error", err)
+			return exitOK
+		}
+		log.Error("cannot start", "error", err)
 		return exitError
 	}
 	<-ctx.Done()

@@ -81,15 +81,30 @@ func serveConfigOf(t testing.TB, env map[string]string, args ...string) (serveCo
 	return cfg, cfg.validate()
 }
 
-// startMain runs a node in process on a free 127.0.0.1 port.
+// fastRaft are Raft and gossip timings for nodes on one machine: a
+// one-node cluster elects itself within 300-600 ms.
+var fastRaft = []string{"--gossip-profile", "local", "--raft-heartbeat-timeout", "300ms",
+	"--raft-election-timeout", "300ms", "--raft-lease-timeout", "150ms"}
+
+// nodeArgs are the flags of a test node: free 127.0.0.1 ports (port 0)
+// for HTTP, gossip and Raft, dataDir for its Raft log, fast timings.
+// Flags after them win.
+func nodeArgs(dataDir string) []string {
+	return append([]string{"--http-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0",
+		"--raft-addr", "127.0.0.1:0", "--data-dir", dataDir}, fastRaft...)
+}
+
+// startMain runs a one-node cluster in process on free 127.0.0.1 ports,
+// with its data in a temporary directory, and waits until it is ready.
 func startMain(t *testing.T, args ...string) *Main {
 	t.Helper()
-	cfg, err := serveConfigOf(t, nil, append([]string{"--http-addr", "127.0.0.1:0"}, args...)...)
+	cfg, err := serveConfigOf(t, nil, append(nodeArgs(t.TempDir()), args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := NewMain(cfg, testLogger(t))
 	if err := m.Run(context.Background()); err != nil {
+		m.Close() //nolint:errcheck
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -97,6 +112,13 @@ func startMain(t *testing.T, args ...string) *Main {
 			t.Errorf("close: %v", err)
 		}
 	})
+	deadline := time.Now().Add(20 * time.Second)
+	for m.node.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready in 20 s: %v", m.node.Ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return m
 }
 
@@ -134,14 +156,17 @@ type process struct {
 	done   chan error
 }
 
-// startProcess runs the binary's serve on a free port and waits until it
-// logs the address it listens on.
+// startProcess runs the binary's serve (a one-node cluster) on free
+// ports, waits until it logs the address it listens on, then until it is
+// ready.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
 	p := &process{stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	args = append(append(append([]string{"serve"}, nodeArgs(t.TempDir())...), "--log-format", "json"), args...)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = []string{} // no RINGLIMIT_* from the test's environment
+	p.cmd.SysProcAttr = childAttr()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +195,15 @@ func startProcess(t *testing.T, args ...string) *process {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return p
+	for {
+		if status, _ := httpDo(t, "GET", "http://"+p.addr+"/readyz", ""); status == 200 {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready:\n%s", p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // wait waits for the process to exit and returns its exit code.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/ringlimit/ringlimit/cluster"
 	"github.com/ringlimit/ringlimit/server"
 	"github.com/ringlimit/ringlimit/window"
 )
@@ -17,19 +19,20 @@ import (
 // sweepPerShard is how many windows each sweep looks at in every shard.
 const sweepPerShard = 256
 
-// Main is a running node: the store, the cluster, the HTTP server and the
-// sweeper. Run starts it and Close stops it; tests start it in process.
+// Main is a running node: the store, the cluster node, the HTTP server
+// and the sweeper. Run starts it and Close stops it; tests start it in
+// process.
 type Main struct {
 	cfg serveConfig
 	log *slog.Logger
 
-	clock        *server.CoarseClock
-	store        *window.Store
-	cluster      server.Cluster
-	closeCluster func() error
-	srv          *server.Server
-	ln           net.Listener
-	served       chan error
+	clock   *server.CoarseClock
+	store   *window.Store
+	metrics *metrics.Set
+	node    *cluster.Node
+	srv     *server.Server
+	ln      net.Listener
+	served  chan error
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -42,23 +45,36 @@ func NewMain(cfg serveConfig, log *slog.Logger) *Main {
 	return &Main{cfg: cfg, log: log}
 }
 
-// Run starts the node and returns once it serves HTTP. Stop it with Close.
+// Run starts the node and returns once it serves HTTP: it listens on
+// --http-addr (so a port 0 is known before the node gossips it), starts
+// the cluster node (joining --join, or bootstrapping a one-node cluster in
+// --data-dir), then serves. ctx bounds the start only (a long --join).
+// Stop it with Close, also after an error.
 func (m *Main) Run(ctx context.Context) error {
 	m.clock = server.NewCoarseClock(server.DefaultClockResolution)
 	m.store = window.New(m.cfg.windowConfig())
+	m.metrics = metrics.NewSet()
 
 	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr: %w", err)
 	}
 	m.ln = ln
-
-	m.cluster, m.closeCluster, err = m.openCluster(ctx, ln.Addr().String())
-	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
+	httpAddr := m.cfg.HTTPAdvertiseAddr
+	if httpAddr == "" {
+		httpAddr = ln.Addr().String()
 	}
 
-	m.srv, err = server.New(m.cfg.serverConfig(m.log, m.clock.Now), m.store, m.cluster)
+	m.node, err = cluster.New(m.cfg.clusterConfig(httpAddr, newResetHistogram(m.metrics)), m.store, m.log)
+	if err != nil {
+		return err
+	}
+	registerClusterMetrics(m.metrics, m.node)
+	if err := m.node.Start(ctx); err != nil {
+		return err
+	}
+
+	m.srv, err = server.New(m.cfg.serverConfig(m.log, m.clock.Now, m.metrics), m.store, m.node)
 	if err != nil {
 		return err
 	}
@@ -69,24 +85,13 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.sweep()
 
 	wc := m.store.Config()
-	m.log.Info("ringlimit serving", "version", version, "http_addr", m.HTTPAddr(),
+	cc := m.node.Config()
+	m.log.Info("ringlimit serving", "version", version, "node_id", cc.NodeID, "http_addr", m.HTTPAddr(),
+		"http_advertise_addr", httpAddr, "gossip_addr", m.node.GossipAddr(), "raft_addr", m.node.RaftAddr(),
+		"data_dir", cc.DataDir, "join", cc.Join,
 		"default_limit", wc.DefaultLimit, "default_window", wc.DefaultWindow, "max_keys", wc.MaxKeys,
-		"admin_token", m.cfg.AdminToken != "")
+		"admin_token", m.cfg.AdminToken != "", "gossip_key", len(cc.GossipKey) > 0)
 	return nil
-}
-
-// openCluster returns the Cluster resets go through, and how to stop it.
-//
-// HOOK: this is where the Raft cluster replaces the one-node Standalone:
-// build cluster.New(cluster.Config{HTTPAddr: httpAddr, ...}, m.store, m.log),
-// start it, and return it with its Close. The handlers do not change.
-func (m *Main) openCluster(_ context.Context, httpAddr string) (server.Cluster, func() error, error) {
-	node, err := os.Hostname()
-	if err != nil || node == "" {
-		node = "ringlimit"
-	}
-	sa := server.NewStandalone(m.store, node, httpAddr, m.clock.Now)
-	return sa, func() error { sa.Stop(); return nil }, nil
 }
 
 // HTTPAddr is the address the HTTP API listens on (the chosen port when
@@ -116,9 +121,10 @@ func (m *Main) sweep() {
 }
 
 // Close stops the node: it stops accepting connections, lets in-flight
-// requests finish (up to --shutdown-timeout), then stops the cluster, the
-// sweeper and the clock. It is safe to call more than once and after a
-// failed Run.
+// requests finish (up to --shutdown-timeout), then leaves the cluster (a
+// leader hands leadership over first; the peers remove the node from the
+// Raft configuration), and stops the sweeper and the clock. It is safe to
+// call more than once and after a failed Run.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
@@ -134,8 +140,8 @@ func (m *Main) Close() error {
 		} else if m.ln != nil {
 			m.ln.Close()
 		}
-		if m.closeCluster != nil {
-			if err := m.closeCluster(); err != nil {
+		if m.node != nil {
+			if err := m.node.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("cluster: %w", err))
 			}
 		}
