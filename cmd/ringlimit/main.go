@@ -1,5 +1,6 @@
 // Command ringlimit runs a ringlimit node (`ringlimit serve`) and talks to
-// one (`ringlimit check|counters|reset|status`).
+// one (`ringlimit check|counters|reset|status`), and loads nodes to
+// measure them (`ringlimit bench`).
 //
 // It only wires: flags and RINGLIMIT_* environment variables become
 // window.Config, cluster.Config and server.Config, and Main runs them.
@@ -17,6 +18,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/ringlimit/ringlimit/bench/loadgen"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -38,6 +41,7 @@ commands:
   counters   list live counters: ringlimit counters [--prefix P] [--json]
   reset      reset a key on every replica: ringlimit reset KEY
   status     show the node, the leader and the members
+  bench      load one or more nodes over HTTP: ringlimit bench --addr A[,B…] --duration 10s
   version    print the version
 
 The operator commands take --addr (default 127.0.0.1:8001, $RINGLIMIT_ADDR)
@@ -63,6 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		return exitOK
 	case "check", "counters", "reset", "status":
 		return runClient(ctx, cmd, rest, stdout, stderr, lookupEnv)
+	case "bench":
+		// Ctrl-C ends the run early; the summary is still printed.
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return loadgen.Main(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
