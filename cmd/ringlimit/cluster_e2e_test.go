@@ -47,6 +47,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		{"no quorum", r.noQuorum},
 		{"fourth node joins and leaves", r.joinAndLeave},
 		{"wrong gossip key", r.wrongGossipKey},
+		{"leader leaves gracefully", r.leaderLeaves},
 	} {
 		start := time.Now()
 		ok := t.Run(step.name, step.run)
@@ -525,6 +526,59 @@ func (r *e2eRun) wrongGossipKey(t *testing.T) {
 		t.Error(err)
 	}
 	r.c.Leader(t)
+}
+
+// leaderLeaves: SIGTERM the leader: it stops its HTTP intake, hands
+// leadership over, leaves, and exits 0; the other two go on under a new
+// leader without it in the Raft configuration, and resets still work.
+func (r *e2eRun) leaderLeaves(t *testing.T) {
+	leader, fs := r.c.Roles(t)
+	before, err := leader.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := leader.term(); code != 0 {
+		t.Fatalf("%s exited %d after SIGTERM", leader.id, code)
+	}
+	took := time.Since(start)
+	log := leader.lastLog()
+	for _, want := range []string{"raft: transferring leadership before leaving", `"msg":"stopped"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("%s's log lacks %s:\n%s", leader.id, want, log)
+		}
+	}
+	newLeader := r.c.Leader(t)
+	st, err := newLeader.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s (term %d) left in %s; %s leads in term %d", leader.id, before.Term, took.Round(time.Millisecond), newLeader.id, st.Term)
+	waitFor(t, leader.id+" out of the Raft configuration", func() error {
+		for _, n := range fs {
+			st, err := n.status()
+			if err != nil {
+				return err
+			}
+			for _, m := range st.Members {
+				if m.ID == leader.id && m.Suffrage != "" {
+					return fmt.Errorf("%s lists %+v", n.id, m)
+				}
+			}
+			if voters(st) != len(fs) {
+				return fmt.Errorf("%s sees %d voters", n.id, voters(st))
+			}
+		}
+		return nil
+	})
+	const key = "e2e:two-left"
+	hitAll(t, key, fs...)
+	_, fs = r.c.Roles(t)
+	rr, err := fs[0].reset(key)
+	if err != nil || rr.status != 200 || rr.body != `{"key":"e2e:two-left","reset":true}` {
+		t.Fatalf("reset through %s: %+v %v", fs[0].id, rr, err)
+	}
+	waitCount(t, key, 0, r.c.Nodes()...)
 }
 
 // TestClusterLimitHoldsClusterWide sends checks of one key round-robin to

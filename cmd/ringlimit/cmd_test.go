@@ -359,6 +359,62 @@ func TestRunServeCancel(t *testing.T) {
 	}
 }
 
+// TestRunServeCancelDuringJoin: a stop asked while --join is still being
+// retried ends the start at once, with exit code 0.
+func TestRunServeCancelDuringJoin(t *testing.T) {
+	ctx, cancel := contextWithCancel()
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		args := append(append([]string{"serve"}, nodeArgs(t.TempDir())...), "--join", refusedAddr(t), "--join-timeout", "1m")
+		done <- run(ctx, args, &syncBuffer{}, stderr, noEnv)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "join failed, retrying") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no join attempt:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(stderr.String(), "stopped while starting") {
+			t.Errorf("exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop while joining")
+	}
+}
+
+// TestClusterMetrics: /metrics carries the cluster's gauges and the reset
+// latency histogram beside the server's metrics.
+func TestClusterMetrics(t *testing.T) {
+	m := startMain(t)
+	if code, _, errOut := cli(t, map[string]string{"RINGLIMIT_ADDR": m.HTTPAddr()}, "reset", "k"); code != 0 {
+		t.Fatalf("reset: %s", errOut)
+	}
+	status, body := httpDo(t, "GET", "http://"+m.HTTPAddr()+"/metrics", "")
+	if status != 200 {
+		t.Fatalf("metrics: %d", status)
+	}
+	for _, want := range []string{
+		`ringlimit_checks_total{result="allowed"} `, // the server's
+		"ringlimit_cluster_members 1", "ringlimit_raft_state 2", "ringlimit_raft_leader 1", "ringlimit_raft_term ",
+		"ringlimit_raft_commit_index ", "ringlimit_raft_applied_index ", "ringlimit_raft_bad_log_entries_total 0",
+		"ringlimit_cluster_resets_total 1", "ringlimit_cluster_reset_errors_total 0", "ringlimit_cluster_resets_forwarded_total 0",
+		"ringlimit_cluster_resets_applied_total 1", "ringlimit_cluster_reset_seconds_total ", "ringlimit_cluster_last_reset_seconds ",
+		`ringlimit_cluster_reset_duration_seconds_bucket{le="+Inf"} 1`, "ringlimit_cluster_reset_duration_seconds_count 1",
+		"ringlimit_replication_hits_sent_total 0", "ringlimit_replication_packets_sent_total 0", "ringlimit_replication_send_errors_total 0",
+		"ringlimit_replication_hits_merged_total 0", "ringlimit_replication_bad_packets_total 0", "ringlimit_replication_lag_seconds 0",
+		"ringlimit_replication_last_merge_age_seconds -1",
+	} {
+		if !strings.Contains(body, "\n"+want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
 // TestProcessGracefulShutdown starts the real binary, begins a request,
 // sends SIGTERM while the request's body is on its way, and checks that
 // the request is answered, the listener closes and the exit code is 0.
