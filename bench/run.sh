@@ -244,8 +244,11 @@ if [[ $BENCH_SKIP_LOAD != 1 ]]; then
 	REF_PID=$LAST_PID
 	wait_ready refserver "$REF_PID" 127.0.0.1 "$REF_PORT" -
 	free_port RL_PORT
-	record "ringlimit serve --http-addr 127.0.0.1:$RL_PORT --log-level warn"
-	start ringlimit "$BIN/ringlimit" serve --http-addr "127.0.0.1:$RL_PORT" --log-level warn
+	# A one-node cluster, as `make run` starts, on ports and a data dir of its own.
+	SINGLE=(serve --node-id single --http-addr "127.0.0.1:$RL_PORT" --gossip-addr 127.0.0.1:0
+		--raft-addr 127.0.0.1:0 --data-dir "$WORK/single" --log-level warn)
+	record "ringlimit ${SINGLE[*]}"
+	start ringlimit "$BIN/ringlimit" "${SINGLE[@]}"
 	RL_PID=$LAST_PID
 	wait_ready ringlimit "$RL_PID" 127.0.0.1 "$RL_PORT" /readyz
 
@@ -280,8 +283,10 @@ else
 		args=(serve --node-id "n$((n + 1))" --http-addr "127.0.0.1:${HTTP[n]}"
 			--gossip-addr "127.0.0.1:${GOSSIP[n]}" --raft-addr "127.0.0.1:${RAFT[n]}"
 			--data-dir "$WORK/n$((n + 1))" --log-level warn)
-		if ((n > 0)); then
-			args+=(--join "127.0.0.1:${GOSSIP[0]}")
+		if ((n > 0)); then # join through every node started so far
+			join=127.0.0.1:${GOSSIP[0]}
+			((n > 1)) && join+=,127.0.0.1:${GOSSIP[1]}
+			args+=(--join "$join")
 		fi
 		record "ringlimit ${args[*]}"
 		start "node$((n + 1))" "$BIN/ringlimit" "${args[@]}"
