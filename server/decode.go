@@ -73,25 +73,12 @@ func decodeCheckBody(body []byte, single *checkReq, batch []checkReq) (reqs []ch
 	*single = checkReq{cost: 1}
 	seen := 0
 	for first := true; ; first = false {
-		d.ws()
-		if d.pos >= len(d.buf) {
-			return reqs, false, d.syntax("unexpected end of body")
+		more, e := d.nextMember(first)
+		if e != nil {
+			return reqs, false, e
 		}
-		if d.buf[d.pos] == '}' && first {
-			d.pos++
+		if !more {
 			break
-		}
-		if !first {
-			switch d.buf[d.pos] {
-			case '}':
-				d.pos++
-				goto end
-			case ',':
-				d.pos++
-				d.ws()
-			default:
-				return reqs, false, d.syntax("expected ',' or '}'")
-			}
 		}
 		name, e := d.fieldName()
 		if e != nil {
@@ -121,7 +108,6 @@ func decodeCheckBody(body []byte, single *checkReq, batch []checkReq) (reqs []ch
 			return reqs, false, e
 		}
 	}
-end:
 	d.ws()
 	if d.pos != len(d.buf) {
 		return reqs, false, d.syntax("data after the JSON object")
@@ -203,25 +189,12 @@ func (d *decoder) checkObject(r *checkReq, idx int) *apiError {
 	d.pos++ // '{'
 	seen := 0
 	for first := true; ; first = false {
-		d.ws()
-		if d.pos >= len(d.buf) {
-			return d.syntax("unexpected end of body")
+		more, e := d.nextMember(first)
+		if e != nil {
+			return e
 		}
-		if d.buf[d.pos] == '}' && first {
-			d.pos++
+		if !more {
 			break
-		}
-		if !first {
-			switch d.buf[d.pos] {
-			case '}':
-				d.pos++
-				goto end
-			case ',':
-				d.pos++
-				d.ws()
-			default:
-				return d.syntax("expected ',' or '}'")
-			}
 		}
 		name, e := d.fieldName()
 		if e != nil {
@@ -239,11 +212,32 @@ func (d *decoder) checkObject(r *checkReq, idx int) *apiError {
 			return e
 		}
 	}
-end:
 	if seen&fieldKey == 0 {
 		return newError(400, codeMissingKey, "checks[%d]: key is required", idx)
 	}
 	return nil
+}
+
+// nextMember moves past the ',' before an object's next member, or past
+// the '}' that ends the object, and reports whether a member follows. first
+// is true right after the '{'.
+func (d *decoder) nextMember(first bool) (more bool, e *apiError) {
+	d.ws()
+	if d.pos >= len(d.buf) {
+		return false, d.syntax("unexpected end of body")
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '}':
+		d.pos++
+		return false, nil
+	case first:
+		return true, nil
+	case c == ',':
+		d.pos++
+		d.ws()
+		return true, nil
+	}
+	return false, d.syntax("expected ',' or '}'")
 }
 
 // fieldName reads `"name"` and the colon after it.
