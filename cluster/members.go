@@ -66,15 +66,28 @@ func (t *memberTable) NotifyUpdate(n *memberlist.Node) { t.update(n, stateAlive,
 func (t *memberTable) NotifyLeave(n *memberlist.Node) { t.update(n, stateDead, "leave") }
 
 // markLeaving records that the member named name is leaving gracefully.
+// The notice travels over TCP while memberlist gossips the leave itself,
+// so it can arrive after the leave event recorded the member as dead: it
+// then turns that into left.
 func (t *memberTable) markLeaving(name string) {
 	t.mu.Lock()
 	m, ok := t.byName[name]
+	late := ok && m.State == stateDead
 	if ok {
 		m.Leaving = true
 	}
+	if late {
+		m.State, m.Since = stateLeft, t.now()
+	}
 	t.mu.Unlock()
 	if ok {
-		t.logger.Debug("gossip: member announced its leave", "node", name)
+		t.logger.Debug("gossip: member announced its leave", "node", name, "after_leave_event", late)
+	}
+	if late {
+		select {
+		case t.changed <- struct{}{}:
+		default:
+		}
 	}
 }
 

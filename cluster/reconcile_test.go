@@ -341,6 +341,18 @@ func TestMemberTableRaftView(t *testing.T) {
 	default:
 		t.Fatal("no change signalled")
 	}
+	// A leave notice that arrives after the leave event still makes it a
+	// leave (the notice goes over TCP, the leave over gossip), and says so.
+	clock = t0.Add(4 * time.Minute)
+	mt.markLeaving("b")
+	if v := mt.raftView(servers, clock); v["b"].State != stateLeft || !v["b"].Since.Equal(clock) {
+		t.Fatalf("after a late leave notice: %+v", v["b"])
+	}
+	select {
+	case <-mt.changed:
+	default:
+		t.Fatal("no change signalled for a late leave notice")
+	}
 }
 
 func memberNode(name string, meta []byte, st memberlist.NodeStateType) *memberlist.Node {
