@@ -197,3 +197,47 @@ func TestShutdownDrains(t *testing.T) {
 
 // inFlight reports whether the server has an open connection.
 func inFlight(s *Server) bool { return s.srv.GetOpenConnectionsCount() > 0 }
+
+// TestShutdownBeforeServe: a Shutdown that comes before Serve has got
+// going (a stop right after the start) still stops it: Serve returns nil
+// at once instead of serving forever.
+func TestShutdownBeforeServe(t *testing.T) {
+	for _, order := range []string{"shutdown first", "racing"} {
+		t.Run(order, func(t *testing.T) {
+			clock := newManualClock()
+			store := window.New(window.Config{})
+			srv, err := New(Config{Now: clock.Now, Logger: testLogger(t)}, store, NewStandalone(store, "n", "a", clock.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			if order == "racing" {
+				go func() { done <- srv.Serve(ln) }()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+			if order != "racing" {
+				go func() { done <- srv.Serve(ln) }()
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve still running 10s after Shutdown")
+			}
+			if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+				c.Close()
+				t.Fatal("the listener still accepts connections")
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,10 @@ type Server struct {
 	srv      *fasthttp.Server
 	tokenSum [sha256.Size]byte
 	stopping atomic.Bool
+
+	lnMu     sync.Mutex
+	ln       net.Listener // what Serve was given
+	shutDown bool         // Shutdown was called: Serve serves nothing more
 }
 
 // New returns a Server answering checks from lim and resets and status
@@ -107,8 +112,17 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) { s.router.Handler(ctx) }
 // Metrics returns the set served at /metrics, to register more metrics in.
 func (s *Server) Metrics() *metrics.Set { return s.cfg.Metrics }
 
-// Serve serves HTTP on ln until Shutdown; it returns nil after Shutdown.
+// Serve serves HTTP on ln until Shutdown; it returns nil after Shutdown,
+// also when Shutdown came first.
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.shutDown {
+		s.lnMu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.ln = ln
+	s.lnMu.Unlock()
 	s.log.Info("http server listening", "addr", ln.Addr().String())
 	return s.srv.Serve(ln)
 }
@@ -134,7 +148,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 		defer cancel()
 	}
+	s.lnMu.Lock()
+	s.shutDown = true
+	ln := s.ln
+	s.lnMu.Unlock()
 	err := s.srv.ShutdownWithContext(ctx)
+	// fasthttp's Shutdown does nothing to a Serve that has not registered
+	// its listener yet (a stop right after the start): closing the
+	// listener here makes that Serve return at once.
+	if ln != nil {
+		ln.Close()
+	}
 	if s.clock != nil {
 		s.clock.Stop()
 	}

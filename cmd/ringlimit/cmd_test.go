@@ -355,7 +355,7 @@ func TestRunServeCancel(t *testing.T) {
 			t.Errorf("exit %d:\n%s", code, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+		t.Fatalf("serve did not stop:\n%s", stderr.String())
 	}
 }
 
