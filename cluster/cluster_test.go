@@ -828,7 +828,12 @@ func TestClusterCrashedFollowerRestarts(t *testing.T) {
 	if got := back.node.ResetsAppliedTotal(); got < 2 {
 		t.Fatalf("the restarted node applied %d resets, want both", got)
 	}
-	if got := countOf(leader, "a"); got != 5 {
-		t.Fatalf("leader counts %d of a, want 5 (2 while down + 3)", got)
-	}
+	// Replication is asynchronous: the restarted node's hit reaches the
+	// leader a sync interval or so after it reached the restarted node.
+	waitUntil(t, "the leader counts 2 hits from while it was down and 3 after", func() error {
+		if got := countOf(leader, "a"); got != 5 {
+			return fmt.Errorf("leader counts %d of a, want 5", got)
+		}
+		return nil
+	})
 }
