@@ -125,7 +125,11 @@ func (e *entry) count(t int64) int64 {
 		}
 		return n
 	}
-	kt := e.slotOf(t)
+	return e.countSlots(e.slotOf(t))
+}
+
+// countSlots is count in slot mode, for a time in slot kt.
+func (e *entry) countSlots(kt int64) int64 {
 	gone := kt - e.head() // the oldest gone slots have left the window
 	if gone > Slots {
 		return 0
@@ -146,8 +150,10 @@ func (e *entry) count(t int64) int64 {
 }
 
 // expire drops exact stamps that left the window at t, and restarts a slot
-// ring that is empty at t (which also keeps t-base far from overflow).
-func (e *entry) expire(t int64) {
+// ring that is empty at t (which also keeps t-base far from overflow). In
+// slot mode it returns t's slot, so that the check it serves divides by
+// the window once.
+func (e *entry) expire(t int64) int64 {
 	if e.exact() {
 		for i := 0; i < ringStamps; i++ {
 			s := e.stamp(i)
@@ -155,25 +161,27 @@ func (e *entry) expire(t int64) {
 				continue
 			}
 			if s > t-e.window {
-				return
+				return 0
 			}
 			e.setStamp(i, noStamp)
 		}
-		return
+		return 0
 	}
-	e.rebase(t)
-	if e.slotOf(t)-e.head() > Slots {
+	kt := e.rebase(t)
+	if kt-e.head() > Slots {
 		e.base, e.hd, e.ring = align(t, e.window), 0, [7]uint64{}
+		kt = e.slotOf(t)
 	}
+	return kt
 }
 
 // rebase keeps slot numbers small (head fits in 32 bits, and t-base far
 // from overflow): when t is far after base, base moves by whole windows,
-// which keeps every slot's bounds.
-func (e *entry) rebase(t int64) {
+// which keeps every slot's bounds. It returns t's slot.
+func (e *entry) rebase(t int64) int64 {
 	d := t - e.base
-	if d < maxSlotGap && e.slotOf(t) < 1<<30 {
-		return
+	if kt := e.slotOf(t); d < maxSlotGap && kt < 1<<30 {
+		return kt
 	}
 	shift := d/e.window - 1
 	e.base += shift * e.window
@@ -182,6 +190,7 @@ func (e *entry) rebase(t int64) {
 	} else { // every slot left the ring ages before t
 		e.hd, e.ring = 0, [7]uint64{}
 	}
+	return e.slotOf(t)
 }
 
 // add counts cost at t, which is not older than the window (the caller
@@ -206,20 +215,25 @@ func (e *entry) add(t, cost int64) {
 			}
 			e.setStamp(j, t)
 		}
-	} else {
-		e.rebase(t)
-		k := e.slotOf(t)
-		if k > e.head() {
-			for j := max(e.head()+1, k-Slots); j <= k; j++ {
-				e.setSlot(j, 0)
-			}
-			e.hd = int32(k)
-		}
-		k = max(k, e.head()-Slots) // a hit older than the ring counts in its oldest slot
-		v := e.slot(k) + uint64(cost)
-		e.setSlot(k, min(v, math.MaxUint32))
+		e.last = max(e.last, t)
+		return
 	}
+	e.addSlot(e.rebase(t), t, cost)
+}
+
+// addSlot counts cost stamped t in slot k, t's slot after rebase (slot
+// mode).
+func (e *entry) addSlot(k, t, cost int64) {
 	e.last = max(e.last, t)
+	if k > e.head() {
+		for j := max(e.head()+1, k-Slots); j <= k; j++ {
+			e.setSlot(j, 0)
+		}
+		e.hd = int32(k)
+	}
+	k = max(k, e.head()-Slots) // a hit older than the ring counts in its oldest slot
+	v := e.slot(k) + uint64(cost)
+	e.setSlot(k, min(v, math.MaxUint32))
 }
 
 // toSlots turns an exact window into a slot window holding the same stamps.

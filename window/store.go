@@ -158,8 +158,13 @@ func (s *Store) decide(d *Decision, e *entry, sh *shard, cost, limit, w, t int64
 		}
 		return
 	}
-	e.expire(t)
-	n := e.count(t)
+	kt := e.expire(t)
+	var n int64
+	if e.exact() {
+		n = e.count(t)
+	} else {
+		n = e.countSlots(kt)
+	}
 	if n == 0 && limit <= ExactThreshold && !e.exact() {
 		e.reinit(limit, w, t) // back to exact mode, as Check documents
 	}
@@ -170,7 +175,11 @@ func (s *Store) decide(d *Decision, e *entry, sh *shard, cost, limit, w, t int64
 		d.Allowed = true
 		if cost > 0 {
 			at := max(t, e.floor+1) // never below a reset's floor
-			e.add(at, cost)
+			if at == t && !e.exact() {
+				e.addSlot(kt, t, cost) // t's slot, rebased by expire
+			} else {
+				e.add(at, cost)
+			}
 			n += cost
 			if s.cfg.RecordHits {
 				sh.record(Hit{Key: e.key, Stamp: time.Unix(0, at), Cost: cost, Limit: limit, Window: time.Duration(w)})
