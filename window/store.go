@@ -318,10 +318,14 @@ func (s *Store) Merge(key string, stamp time.Time, cost, limit int64, window tim
 		return nil
 	}
 	e.expire(newest)
-	if !e.exact() && e.slotOf(t) < e.head()-Slots {
+	if e.exact() {
+		e.add(t, cost)
 		return nil
 	}
-	e.add(t, cost)
+	// expire rebased the ring for newest ≥ t, so t's slot needs no rebase.
+	if k := e.slotOf(t); k >= e.head()-Slots {
+		e.addSlot(k, t, cost)
+	}
 	return nil
 }
 
